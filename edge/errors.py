@@ -40,3 +40,15 @@ class StoreError(EdgeError):
 
 class PolicyError(EdgeError):
     """A request violates the readout policy."""
+
+
+class BlockError(EdgeError):
+    """A signed block or request is malformed: not COSE_Sign1, bad CBOR, wrong fields."""
+
+
+class SignatureError(EdgeError):
+    """A signature does not verify, or its key id is unknown or does not match the key."""
+
+
+class KeyFileError(ConfigError):
+    """A key file is missing, unreadable, not the expected kind of key, or already exists."""
