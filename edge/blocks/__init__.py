@@ -1,0 +1,5 @@
+"""Signed day blocks: deterministic CBOR payloads in COSE_Sign1 envelopes, chained by hash.
+
+Modules: `payload` (the day block's content), `cose` (sign/verify), `keys` (key files),
+`chain` (hash chain), `request` (the grid operator's signed requests), `days` (local day layout).
+"""

@@ -1,0 +1,146 @@
+"""Content checks of one decoded day-block payload, as the grid operator runs them.
+
+Strategy: every check appends a human-readable problem instead of raising, so one pass reports
+everything wrong with a block. The hot paths (status set, monotonic readings) use C-level
+builtins (set, sorted) and fall back to a slow exact walk only when something is off, because
+the verifier must keep up with thousands of blocks per second. A register that decreases is a
+problem only if the gateway did not flag it: the edge keeps such values and flags them (R1,
+R5), and a flagged decrease is reported as a note.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from edge.blocks.days import STEP_SECONDS, VALID_INTERVAL_COUNTS, day_layout, utc_text
+from edge.blocks.payload import (
+    FIRST_SEQ,
+    HASH_SIZE,
+    OBIS,
+    REGISTERS,
+    ROLES,
+    STATUSES,
+    TIME_SYNC_SOURCES,
+)
+from edge.errors import BlockError
+
+_OBIS_LIST = list(OBIS)
+_DECREASE_FLAGS = frozenset({"register_decreased", "meter_changed"})
+
+
+@lru_cache(maxsize=8192)
+def expected_layout(day_text: str, tz: str) -> tuple[str, int, datetime]:
+    """(start text, interval count, UTC end) of a local day given as text; cached."""
+    start, n = day_layout(date.fromisoformat(day_text), tz)
+    return utc_text(start), n, start + timedelta(seconds=STEP_SECONDS * n)
+
+
+def payload_problems(d: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Check a decoded payload (outline already checked); returns (problems, notes)."""
+    problems: list[str] = []
+    notes: list[str] = []
+    _check_scalars(d, problems)
+    if type(d["day"]) is not str or type(d["tz"]) is not str:
+        problems.append("day and tz must be text")
+        return problems, notes
+    try:
+        start_text, n, end = expected_layout(d["day"], d["tz"])
+    except (BlockError, ValueError) as exc:
+        problems.append(f"day/tz unusable: {exc}")
+        return problems, notes
+    if n not in VALID_INTERVAL_COUNTS:
+        problems.append(f"{d['day']} in {d['tz']} has {n} intervals, not 92/96/100")
+    if d["start"] != start_text:
+        problems.append(f"start {d['start']!r} is not local midnight {start_text}")
+    _check_created(d["created"], end, problems)
+    if _check_intervals(d, n, problems):
+        _check_readings(d, n, problems, notes)
+    return problems, notes
+
+
+def _check_scalars(d: dict[str, Any], problems: list[str]) -> None:
+    for name in ("gw", "ap", "meter"):
+        if type(d[name]) is not str or not d[name]:
+            problems.append(f"{name} must be non-empty text")
+    if d["role"] not in ROLES:
+        problems.append(f"role {d['role']!r} is not primary/secondary")
+    if d["step"] != STEP_SECONDS:
+        problems.append(f"step {d['step']!r} is not {STEP_SECONDS}")
+    if d["obis"] != _OBIS_LIST:
+        problems.append(f"obis {d['obis']!r} is not {_OBIS_LIST}")
+    seq, prev = d["seq"], d["prev"]
+    if type(seq) is not int or seq < FIRST_SEQ:
+        problems.append(f"seq {seq!r} is not an integer >= {FIRST_SEQ}")
+    if prev is not None and (type(prev) is not bytes or len(prev) != HASH_SIZE):
+        problems.append("prev is neither null nor a 32-byte hash")
+    if d["time_sync"] not in TIME_SYNC_SOURCES:
+        problems.append(f"time_sync {d['time_sync']!r} is not one of {sorted(TIME_SYNC_SOURCES)}")
+
+
+def _check_created(created: Any, end: datetime, problems: list[str]) -> None:
+    try:
+        moment = datetime.fromisoformat(created)
+    except (TypeError, ValueError):
+        problems.append(f"created {created!r} is not a UTC time")
+        return
+    if moment.tzinfo is None or moment.utcoffset() != timedelta(0) or created[-1:] != "Z":
+        problems.append(f"created {created!r} is not in UTC (…Z)")
+    elif moment.astimezone(UTC) < end:
+        # the whole point of the format: a day is released only after it is complete
+        problems.append(f"created {created} before the day ended ({utc_text(end)})")
+
+
+def _check_intervals(d: dict[str, Any], n: int, problems: list[str]) -> bool:
+    """Counts and types of status, flags and readings; False if readings are unusable."""
+    status, flags, readings = d["status"], d["flags"], d["readings"]
+    if type(status) is not list or len(status) != n:
+        problems.append(f"status must have {n} entries")
+    elif not all(type(s) is str for s in status) or not set(status) <= STATUSES:
+        problems.append(f"status values outside {sorted(STATUSES)}")
+    if type(flags) is not list or len(flags) != n:
+        problems.append(f"flags must have {n} entries")
+    elif not all(type(f) is list and all(type(x) is str for x in f) for f in flags):
+        problems.append("flags must be lists of text")
+    if type(readings) is not dict or readings.keys() != set(REGISTERS):
+        problems.append(f"readings must have exactly {list(REGISTERS)}")
+        return False
+    usable = True
+    for register in REGISTERS:
+        values = readings[register]
+        if type(values) is not list or len(values) != n + 1:
+            problems.append(f"{register} must have {n + 1} boundary readings")
+            usable = False
+        elif not all(v is None or (type(v) is int and v >= 0) for v in values):
+            problems.append(f"{register} has a reading that is not a Wh integer >= 0 or null")
+            usable = False
+    return usable
+
+
+def _check_readings(d: dict[str, Any], n: int, problems: list[str], notes: list[str]) -> None:
+    flags = d["flags"] if type(d["flags"]) is list and len(d["flags"]) == n else [[]] * n
+    for register in REGISTERS:
+        values: list[int | None] = d["readings"][register]
+        present = [v for v in values if v is not None]
+        if present == sorted(present):
+            continue  # the common case, decided in C
+        for first, last in _decreases(values):
+            where = f"{register} decreases over intervals {first}..{last}"
+            if any(_DECREASE_FLAGS.intersection(flags[i]) for i in range(first, last + 1)):
+                notes.append(f"{where} (flagged)")
+            else:
+                problems.append(f"{where} without a register_decreased/meter_changed flag")
+
+
+def _decreases(values: list[int | None]) -> list[tuple[int, int]]:
+    """Interval spans (first, last) over which the reading drops, skipping nulls."""
+    spans: list[tuple[int, int]] = []
+    last_index, last_value = -1, 0
+    for index, value in enumerate(values):
+        if value is None:
+            continue
+        if last_index >= 0 and value < last_value:
+            spans.append((last_index, index - 1))
+        last_index, last_value = index, value
+    return spans
