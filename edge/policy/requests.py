@@ -9,7 +9,8 @@ reason reported, so every request gets exactly one answer:
    names no point served here; its signature is fine, so `bad-signature` would mislead.
 3. `expired` — now after `expires_at`, `issued_at` in the future beyond the clock skew, or a
    validity longer than `max_request_lifetime` (which bounds the replay memory).
-4. `replayed` — the request id was seen before; ids are remembered until they expire.
+4. `replayed` — the request id was seen before. Every request that passes 1–4 has its id
+   remembered (until it expires) whatever the final answer: a request id is single-use.
 5. `unknown-allocation-point` — the ap is not one of this gateway's points.
 6. readout only: `opted-out`, `already-released-today`, `nothing-complete` (also for regime none).
 """
@@ -69,7 +70,7 @@ def _time_problem(request: Request, now: datetime, config: PolicyConfig) -> str 
 def _pre_check(
     state: PolicyState, now: datetime, config: PolicyConfig, request: Request
 ) -> tuple[RefusalReason, str] | None:
-    """Checks 1–5 of the module docstring; None when the request may proceed."""
+    """Checks 1–4 of the module docstring; None when the request id may be remembered."""
     if not request.signature_valid:
         return "bad-signature", "signature does not verify with the grid operator key"
     if request.gw != config.gateway_id:
@@ -79,8 +80,6 @@ def _pre_check(
         return "expired", problem
     if any(rid == request.request_id for rid, _ in state.seen_requests):
         return "replayed", f"request id {request.request_id!r} was used before"
-    if not config.knows(request.ap):
-        return "unknown-allocation-point", f"{request.ap!r} is not served by this gateway"
     return None
 
 
@@ -144,7 +143,11 @@ def handle_request(
     refusal = _pre_check(state, now, config, request)
     if refusal is not None:
         return _refuse(state, now, request, *refusal)
+    # Remembered before the last checks: a request id is single-use whatever the answer.
     state = _remember(state, now, config, request)
+    if not config.knows(request.ap):
+        why = f"{request.ap!r} is not served by this gateway"
+        return _refuse(state, now, request, "unknown-allocation-point", why)
     if request.type == "readout":
         return _readout(state, now, config, request, first_data)
     opted_out = request.consent == "opt-out"

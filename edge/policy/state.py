@@ -97,7 +97,7 @@ def state_to_json(state: PolicyState) -> dict[str, Any]:
 
 def _day(value: Any, where: str) -> date:
     if not isinstance(value, str):
-        raise ValueError(f"policy state {where}: expected a date string, got {value!r}")
+        raise ValueError(f"{where}: expected a date string, got {value!r}")
     return date.fromisoformat(value)
 
 
@@ -107,13 +107,13 @@ def _opt_day(value: Any, where: str) -> date | None:
 
 def _instant(value: Any, where: str) -> datetime:
     if not isinstance(value, str):
-        raise ValueError(f"policy state {where}: expected an ISO datetime, got {value!r}")
+        raise ValueError(f"{where}: expected an ISO datetime, got {value!r}")
     return require_aware(datetime.fromisoformat(value), where)
 
 
 def _change_from_json(raw: dict[str, Any], where: str) -> ConsentChange:
     if not isinstance(raw.get("opted_out"), bool):
-        raise ValueError(f"policy state {where}.opted_out: expected true or false")
+        raise ValueError(f"{where}.opted_out: expected true or false")
     return ConsentChange(
         at=_instant(raw.get("at"), f"{where}.at"),
         opted_out=raw["opted_out"],
@@ -140,7 +140,7 @@ def state_from_json(raw: Any) -> PolicyState:
     """Rebuild a state from `state_to_json` output; malformed input raises ValueError."""
     try:
         if raw.get("v") != STATE_VERSION:
-            raise ValueError(f"policy state: unsupported version {raw.get('v')!r}")
+            raise ValueError(f"unsupported version {raw.get('v')!r}")
         points = {ap: _point_from_json(p, f"points.{ap}") for ap, p in raw["points"].items()}
         seen = {
             rid: _instant(exp, f"seen_requests.{rid}") for rid, exp in raw["seen_requests"].items()
@@ -150,5 +150,7 @@ def state_from_json(raw: Any) -> PolicyState:
             last_push_day=_opt_day(raw["last_push_day"], "last_push_day"),
             seen_requests=tuple(sorted(seen.items())),
         )
+    except ValueError as exc:
+        raise ValueError(f"policy state: {exc}") from exc
     except (AttributeError, KeyError, TypeError) as exc:
         raise ValueError(f"policy state: malformed ({type(exc).__name__}: {exc})") from exc
