@@ -53,12 +53,13 @@ def test_config_from_table_validates_each_key() -> None:
         "02:00-03:00",
         7,
     )
-    for table, key in [
+    cases: list[tuple[dict[str, object], str]] = [
         ({"regime": "yearly"}, "policy.regime"),
         ({"max_backfill_days": "40"}, "policy.max_backfill_days"),
         ({"max_backfill_days": 0}, "policy.max_backfill_days"),
         ({"push_windw": "01:00-05:00"}, "policy.push_windw"),
-    ]:
+    ]
+    for table, key in cases:
         with pytest.raises(PolicyConfigError) as info:
             config_from_table(table, gateway_id="gw", tz="Europe/Brussels", points=())
         assert info.value.key == key
