@@ -18,8 +18,20 @@ from edge.policy.consent import Actor, ConsentChange, opt_out_spans, touched_by_
 from edge.policy.log import LogEntry, describe_periods, render, render_log
 from edge.policy.outcome import Outcome, RefusalReason, Release, Reply
 from edge.policy.periods import Period, local_date, local_midnight
-from edge.policy.release import apply_release, due_periods, plan_release, push, released_today
-from edge.policy.requests import Request, handle_request, set_consent
+from edge.policy.release import (
+    apply_release,
+    due_periods,
+    plan_release,
+    point_status,
+    push,
+    released_today,
+)
+from edge.policy.requests import (
+    Request,
+    UnknownAllocationPointError,
+    handle_request,
+    set_consent,
+)
 from edge.policy.state import PointState, PolicyState, state_from_json, state_to_json
 from edge.policy.window import push_due, push_moment, push_offset, window_end
 
@@ -40,6 +52,7 @@ __all__ = [
     "Release",
     "Reply",
     "Request",
+    "UnknownAllocationPointError",
     "apply_release",
     "config_from_table",
     "describe_periods",
@@ -50,6 +63,7 @@ __all__ = [
     "opt_out_spans",
     "parse_regime",
     "plan_release",
+    "point_status",
     "push",
     "push_due",
     "push_moment",

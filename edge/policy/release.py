@@ -143,3 +143,18 @@ def push(
     outcome = apply_release(state, now, config, plan_release(state, now, config, first_data))
     stamped = replace(outcome.state, last_push_day=local_date(now, config.zone))
     return replace(outcome, state=stamped)
+
+
+def point_status(state: PolicyState, config: PolicyConfig) -> dict[str, dict[str, str | None]]:
+    """Per configured point the regime, consent and last release day, as JSON types — the
+    policy's part of the retained `{prefix}/{gw}/status` message (SPEC §7)."""
+    status: dict[str, dict[str, str | None]] = {}
+    for point_config in config.points:
+        point = state.point(point_config.ap)
+        last = point.last_release_day
+        status[point_config.ap] = {
+            "regime": config.regime_of(point_config.ap).value,
+            "consent": "opted-out" if point.opted_out else "opted-in",
+            "last_release_day": None if last is None else last.isoformat(),
+        }
+    return status

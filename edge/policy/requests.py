@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Literal
 
+from edge.errors import PolicyError
 from edge.policy.config import PolicyConfig
 from edge.policy.consent import Actor, ConsentChange, append_change
 from edge.policy.log import LogEntry
@@ -32,6 +33,10 @@ from edge.policy.state import PolicyState
 
 RequestType = Literal["readout", "consent"]
 ConsentWish = Literal["opt-in", "opt-out"]
+
+
+class UnknownAllocationPointError(PolicyError, LookupError):
+    """A local command named an allocation point this gateway does not serve."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +187,7 @@ def set_consent(
     """
     now = require_aware(now, "now")
     if not config.knows(ap):
-        raise KeyError(f"{ap!r} is not an allocation point of this gateway")
+        raise UnknownAllocationPointError(f"{ap!r} is not an allocation point of this gateway")
     point = state.point(ap)
     word = "opted out" if opted_out else "opted in"
     if point.opted_out == opted_out:

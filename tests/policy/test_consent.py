@@ -6,7 +6,14 @@ from datetime import date, timedelta
 
 import pytest
 
-from edge.policy import PolicyState, apply_release, plan_release, set_consent
+from edge.policy import (
+    PolicyState,
+    UnknownAllocationPointError,
+    apply_release,
+    plan_release,
+    point_status,
+    set_consent,
+)
 from tests.policy.support import PAP, SAP, config, days, local
 
 FIRST = {PAP: date(2026, 5, 1), SAP: date(2026, 5, 1)}
@@ -114,8 +121,20 @@ def test_clock_step_back_cannot_shorten_an_opt_out() -> None:
     assert date(2026, 6, 3) not in released(state)
 
 
-def test_unknown_point_is_a_key_error() -> None:
-    with pytest.raises(KeyError, match="not an allocation point"):
+def test_unknown_point_is_a_policy_error() -> None:
+    with pytest.raises(UnknownAllocationPointError, match="not an allocation point"):
         set_consent(
             PolicyState(), local(2026, 6, 3), config(), "999", opted_out=True, by="customer"
         )
+
+
+def test_point_status_for_the_retained_status_topic() -> None:
+    cfg = config()
+    state = set_consent(
+        PolicyState(), local(2026, 6, 3), cfg, PAP, opted_out=True, by="customer"
+    ).state
+    state = release_on(state, date(2026, 6, 5))
+    assert point_status(state, cfg) == {
+        PAP: {"regime": "quarter-hour", "consent": "opted-out", "last_release_day": None},
+        SAP: {"regime": "quarter-hour", "consent": "opted-in", "last_release_day": "2026-06-05"},
+    }
