@@ -183,7 +183,7 @@ def set_consent(
 
     An opt-out always asks the shell to delete that point's undelivered outbox entries at once.
     Setting the state it already has changes no history but is still logged. An unknown point
-    raises `KeyError` (the CLI reports it; requests are checked before they get here).
+    raises `UnknownAllocationPointError` (requests are checked before they get here).
     """
     now = require_aware(now, "now")
     if not config.knows(ap):
