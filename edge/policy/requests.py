@@ -12,7 +12,8 @@ reason reported, so every request gets exactly one answer:
 4. `replayed` — the request id was seen before. Every request that passes 1–4 has its id
    remembered (until it expires) whatever the final answer: a request id is single-use.
 5. `unknown-allocation-point` — the ap is not one of this gateway's points.
-6. readout only: `opted-out`, `already-released-today`, `nothing-complete` (also for regime none).
+6. readout only: `opted-out`, `already-released-today`, `nothing-complete` (also for regime
+   none, and for a request naming a `day` that has not ended).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from edge.policy.config import PolicyConfig
 from edge.policy.consent import Actor, ConsentChange, append_change
 from edge.policy.log import LogEntry
 from edge.policy.outcome import Outcome, RefusalReason, Reply
-from edge.policy.periods import local_date, require_aware
+from edge.policy.periods import Period, local_date, require_aware
 from edge.policy.release import apply_release, plan_release, released_today
 from edge.policy.state import PolicyState
 
@@ -42,7 +43,11 @@ class UnknownAllocationPointError(PolicyError, LookupError):
 @dataclass(frozen=True, slots=True)
 class Request:
     """A decoded grid operator request; the adapter has already checked the Ed25519 signature
-    and reports the result in `signature_valid`. `consent` is required for consent requests."""
+    and reports the result in `signature_valid`. `consent` is required for consent requests.
+
+    `day` (optional) names the local day the operator asks for: a day that is not complete yet
+    is refused as `nothing-complete`; otherwise the release covers every due period as usual.
+    """
 
     type: RequestType
     gw: str
@@ -52,6 +57,7 @@ class Request:
     expires_at: datetime
     signature_valid: bool
     consent: ConsentWish | None = None
+    day: date | None = None
 
     def __post_init__(self) -> None:
         if self.type not in ("readout", "consent"):
@@ -121,6 +127,11 @@ def _readout(
         return _refuse(
             state, now, request, "already-released-today", f"released {point.last_release_day}"
         )
+    if (
+        request.day is not None
+        and Period.day(request.day).span(config.zone)[1] + config.settle > now
+    ):
+        return _refuse(state, now, request, "nothing-complete", f"{request.day} is not complete")
     releases = plan_release(state, now, config, first_data, aps=[request.ap])
     if not releases:
         why = f"regime {config.regime_of(request.ap).value}: no complete unreleased period"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -136,3 +137,12 @@ def test_request_validation() -> None:
         request(NOW, kind="erase")
     with pytest.raises(ValueError, match="timezone-aware"):
         Request("readout", GW, PAP, "r", NOW.replace(tzinfo=None), NOW, True)
+
+
+def test_request_for_today_is_nothing_complete() -> None:
+    for_today = replace(request(NOW), day=date(2026, 6, 5))
+    out = handle_request(PolicyState(), NOW, config(), for_today, FIRST)
+    assert out.reply is not None and out.reply.reason == "nothing-complete"
+    assert "2026-06-05 is not complete" in out.log[0].detail
+    for_yesterday = replace(request(NOW, rid="r2"), day=date(2026, 6, 4))
+    assert reason_of(out.state, for_yesterday) is None
