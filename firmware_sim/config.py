@@ -16,13 +16,15 @@ from firmware_sim.faults import FaultPlan, parse_faults
 from firmware_sim.meter import DIALECT_INTERVAL, DIALECT_TZ, MeterSpec, Outage
 from firmware_sim.profiles import PROFILES
 
+DEFAULT_START = "2026-03-28T00:00:00+01:00"
+
 
 @dataclass(frozen=True, slots=True)
 class Options:
     """One meter's settings as the CLI and the scenario file name them."""
 
     dialect: str = "dsmr5"
-    start: str = "2026-03-28T00:00:00+01:00"
+    start: str = DEFAULT_START
     duration: str = "1d"
     seed: int = 0
     profile: str = "household"

@@ -24,7 +24,7 @@ HEADER = Struct(
     "security_control" / Int8ub,
     "invocation_counter" / Int32ub,
 )
-HEADER_LEN = HEADER.sizeof()
+HEADER_LEN: int = HEADER.sizeof()
 
 
 def encrypt_frame(
@@ -56,9 +56,11 @@ def decrypt_frame(frame: bytes, key: bytes, auth_key: bytes) -> bytes:
     iv = bytes(head.system_title) + int(head.invocation_counter).to_bytes(4, "big")
     dec = Cipher(algorithms.AES(key), modes.GCM(iv, tag, min_tag_length=TAG_LEN)).decryptor()
     dec.authenticate_additional_data(bytes([head.security_control]) + auth_key)
-    return dec.update(body) + dec.finalize()
+    plain: bytes = dec.update(body) + dec.finalize()
+    return plain
 
 
 def frame_length(frame: bytes) -> int:
     """Total length of the frame starting at frame[0], from its header."""
-    return HEADER_LEN - 5 + int(HEADER.parse(frame[:HEADER_LEN]).length)
+    length: int = HEADER.parse(frame[:HEADER_LEN]).length
+    return HEADER_LEN - 5 + length

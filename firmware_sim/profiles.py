@@ -51,7 +51,7 @@ def _slow_noise(rng: np.random.Generator, n: int, scale: float, step: int = 60) 
 
 
 def _pulses(
-    rng: np.random.Generator, n: int, spec: list[tuple[int, int, float, float, int]], hour0: F64
+    rng: np.random.Generator, n: int, spec: list[tuple[int, int, float, float, float]], hour0: F64
 ) -> I64:
     """Rectangular appliance runs: (watts, seconds, runs per day, earliest h, latest h)."""
     diff = np.zeros(n + 1, dtype=np.int64)
@@ -149,7 +149,8 @@ def ev_charger(rng: np.random.Generator, s: Span) -> Flows:
 def heat_pump(rng: np.random.Generator, s: Span) -> Flows:
     n = len(s.utc)
     load = _heat_w(rng, s, int(rng.uniform(1500, 3000))) + 15
-    load = load + _pulses(rng, n, [(2000, 2700, 1.0, 1.5, 3.0)], s.local_hour)
+    dhw: I64 = _pulses(rng, n, [(2000, 2700, 1.0, 1.5, 3.0)], s.local_hour)
+    load = load + dhw
     return Flows(_split(load, (34, 33)), _zeros(n), np.zeros(n, dtype=np.int64))
 
 

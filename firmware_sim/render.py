@@ -54,7 +54,8 @@ def kwh(values: I64) -> tuple[Column, Column]:
 
 
 def letters(summer: np.ndarray[Any, Any]) -> Column:
-    return np.where(summer, "S", "W").tolist()
+    out: Column = np.where(summer, "S", "W").tolist()
+    return out
 
 
 def hex_id(text: str) -> str:
