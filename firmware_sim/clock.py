@@ -39,6 +39,16 @@ def parse_duration(text: str) -> int:
     return sum(int(n) * _UNIT[u] for n, u in parts)
 
 
+def end_after(start: int, duration: str, tz: str) -> int:
+    """`start` plus a duration; days are local calendar days (a DST day has 23 or 25 hours)."""
+    seconds = parse_duration(duration)
+    days = sum(int(n) for n, u in _DURATION.findall(duration.strip().lower()) if u == "d")
+    rest = seconds - days * DAY
+    local = datetime.fromtimestamp(start, zone(tz))
+    moved = (local.replace(tzinfo=None) + timedelta(days=days)).replace(tzinfo=zone(tz))
+    return int(moved.timestamp()) + rest
+
+
 def parse_start(text: str, tz: str) -> int:
     """ISO-8601 start to epoch seconds; a naive time is legal local time in `tz`."""
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firmware_sim.clock import parse_duration, parse_start
+from firmware_sim.clock import end_after, parse_start
 from firmware_sim.dlms import DEFAULT_AUTH_KEY, DEFAULT_KEY
 from firmware_sim.faults import FaultPlan, parse_faults
 from firmware_sim.meter import DIALECT_INTERVAL, DIALECT_TZ, MeterSpec, Outage
@@ -69,7 +69,7 @@ def build(o: Options) -> Plan:
         raise ValueError(f"--profile {o.profile!r}: choose from {', '.join(PROFILES)}")
     tz = o.tz or DIALECT_TZ.get(o.dialect, "Europe/Amsterdam")
     start = parse_start(o.start, tz)
-    end = start + parse_duration(o.duration)
+    end = end_after(start, o.duration, tz)
     interval = o.interval or DIALECT_INTERVAL[o.dialect]
     if interval < 1:
         raise ValueError("--interval must be at least 1 second")
