@@ -1,0 +1,91 @@
+"""Telegram text -> `Telegram`, for every dialect in SPEC §3.
+
+Strategy: the CRC has already vouched for the bytes, so the parser does not split every line on
+every telegram: it finds the handful of lines the agent reads each second (time, registers,
+power, tariff, equipment id) with C-speed substring searches and converts those to exact
+integers. The other lines stay in the telegram's text and are parsed when asked for
+(`Telegram.lines`, `objects`, M-Bus, logs, peaks). DSMR 2.2/3 continuation lines (the gas value
+on the next line) are glued to their object first. Bytes are decoded as Latin-1, which cannot
+fail: non-ASCII garbage stays visible instead of crashing the reader.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import tzinfo
+from typing import Final
+
+from edge.errors import ParseError
+from edge.p1.crc import crc16_arc
+from edge.p1.model import LINE_PATTERN, CrcStatus, Registers, Telegram
+from edge.p1.values import DEFAULT_TZ, base_of, integer, parse_timestamp
+
+# The lines read on every telegram, found in one C-speed pass; the optional `*255` suffix
+# (EasyMeter) is matched but not captured, so the keys are plain OBIS codes. First value only.
+_HOT_LINES: Final = re.compile(
+    r"\n(1-0:[12]\.[78]\.[012]|0-0:1\.0\.0|0-0:96\.14\.0|0-0:96\.1\.[01]|0-0:96\.1\.255"
+    r"|0-0:42\.0\.0)(?:\*\d{1,3})?\(([^)\r\n]*)\)"
+)
+_EQUIPMENT_ID_KEYS: Final = ("0-0:96.1.1", "0-0:96.1.0", "0-0:42.0.0", "0-0:96.1.255")
+
+
+def check_crc(body: bytes, crc_text: bytes) -> CrcStatus | None:
+    """ "ok", "none" (no CRC sent) or None (mismatch); compared numerically (`!B9F`)."""
+    if not crc_text:
+        return "none"
+    return "ok" if int(crc_text, 16) == crc16_arc(body) else None
+
+
+def parse_telegram(body: bytes, crc: CrcStatus, local_tz: tzinfo = DEFAULT_TZ) -> Telegram:
+    """Parse a framed, CRC-checked telegram (`/` .. `!`)."""
+    text = body.decode("latin-1")
+    # Only CRC-less dialects (DSMR 2.2/3) continue a value on the next line.
+    if crc == "none" and "\n(" in text:
+        text = text.replace("\r\n(", "(").replace("\n(", "(")
+    found = dict(_HOT_LINES.findall(text))
+    if not found and LINE_PATTERN.search(text) is None:
+        raise ParseError("telegram has no data lines")
+    get = found.get
+    stamp = get("0-0:1.0.0")
+    return Telegram(
+        header=text[1 : text.find("\n")].rstrip("\r"),
+        crc=crc,
+        timestamp=parse_timestamp(stamp, local_tz) if stamp is not None else None,
+        equipment_id=_equipment_id(get),
+        registers=Registers(
+            _base(get("1-0:1.8.1")),
+            _base(get("1-0:1.8.2")),
+            _base(get("1-0:2.8.1")),
+            _base(get("1-0:2.8.2")),
+            _base(get("1-0:1.8.0")),
+            _base(get("1-0:2.8.0")),
+        ),
+        power_import_w=_base(get("1-0:1.7.0")),
+        power_export_w=_base(get("1-0:2.7.0")),
+        tariff=_int(get("0-0:96.14.0")),
+        text=text,
+        local_tz=local_tz,
+    )
+
+
+def _base(raw: str | None) -> int | None:
+    return base_of(raw) if raw is not None else None
+
+
+def _int(raw: str | None) -> int | None:
+    return integer(raw) if raw is not None else None
+
+
+def _equipment_id(get: Callable[[str], str | None]) -> str | None:
+    for key in _EQUIPMENT_ID_KEYS:
+        ident = get(key)
+        if ident:
+            return ident
+    return None
+
+
+def unparsed_lines(text: str) -> tuple[str, ...]:
+    """Lines of a telegram's text that follow no OBIS grammar (header and `!` excepted)."""
+    lines = text.replace("\r", "").split("\n")[1:]
+    return tuple(ln for ln in lines if ln and ln != "!" and not LINE_PATTERN.match("\n" + ln))
