@@ -13,7 +13,7 @@ import numpy as np
 from firmware_sim.clock import end_after, parse_start
 from firmware_sim.dlms import DEFAULT_AUTH_KEY, DEFAULT_KEY
 from firmware_sim.faults import FaultPlan, parse_faults
-from firmware_sim.meter import DIALECT_INTERVAL, DIALECT_TZ, MeterSpec, Outage
+from firmware_sim.meter import DIALECT_INTERVAL, DIALECT_TZ, TARIFF_SCHEME, MeterSpec, Outage
 from firmware_sim.profiles import PROFILES
 
 DEFAULT_START = "2026-03-28T00:00:00+01:00"
@@ -58,6 +58,8 @@ def _initial(seed: int, profile: str, dialect: str) -> tuple[tuple[int, int, int
     imp = rng.integers(100_000, top, 2)
     exp = rng.integers(50_000, 8_000_000, 2) if "pv" in profile else np.zeros(2, dtype=np.int64)
     wh = (int(imp[0]), int(imp[1]), int(exp[0]), int(exp[1]))
+    if TARIFF_SCHEME.get(dialect) == "single":  # one register each way: all on tariff 1
+        wh = (wh[0] + wh[1], 0, wh[2] + wh[3], 0)
     return wh, int(rng.integers(1_000, 5_000_000))
 
 

@@ -50,11 +50,13 @@ def test_power_failure_appears_in_the_next_telegram() -> None:
     assert after.LONG_POWER_FAILURE_COUNT.value == 1 and after.SHORT_POWER_FAILURE_COUNT.value == 1
     log = after.POWER_EVENT_FAILURE_LOG
     assert log.buffer_length == 1
-    assert int(log.buffer[0].value) == 240 and str(log.buffer[0].datetime).startswith("2026-05-04 10:04")
+    assert int(log.buffer[0].value) == 240 and str(log.buffer[0].datetime).startswith(
+        "2026-05-04 10:04"
+    )
     # Nothing is consumed while the power is off: the registers stand still.
-    assert registers(before) == registers(after) or sum(registers(after)) - sum(
-        registers(before)
-    ) <= 1
+    assert (
+        registers(before) == registers(after) or sum(registers(after)) - sum(registers(before)) <= 1
+    )
 
 
 def test_meter_replacement_new_id_and_registers_near_zero() -> None:
@@ -84,7 +86,9 @@ def test_fluvius_demand_registers_from_quarter_hours() -> None:
     for a, b in zip(out.truth, out.truth[1:], strict=False):
         imported = (b.import_t1_wh + b.import_t2_wh) - (a.import_t1_wh + a.import_t2_wh)
         quarters[b.boundary] = imported * 4  # W average over 900 s, from Wh registers
-    jan = {t: w for t, w in quarters.items() if t <= parse_start("2026-02-01T00:00", "Europe/Brussels")}
+    jan = {
+        t: w for t, w in quarters.items() if t <= parse_start("2026-02-01T00:00", "Europe/Brussels")
+    }
     last = parser.parse(out.telegrams[-1].decode())
     history = last.BELGIUM_MAXIMUM_DEMAND_13_MONTHS
     assert len(history) == 1
