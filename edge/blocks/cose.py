@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import cbor2
@@ -88,7 +89,7 @@ def _bstr_size(length: int) -> int:
     return (5 if length < 0x100000000 else 9) + length
 
 
-def decode_envelope(cose_bytes: bytes) -> tuple[bytes, dict[int, Any], bytes, bytes]:
+def decode_envelope(cose_bytes: bytes) -> tuple[bytes, Mapping[int, Any], bytes, bytes]:
     """Split COSE_Sign1 bytes into (protected bytes, protected map, payload, signature).
 
     Does NOT verify the signature; raises `BlockError` if the bytes are not our profile.
@@ -115,13 +116,31 @@ def decode_envelope(cose_bytes: bytes) -> tuple[bytes, dict[int, Any], bytes, by
     return protected, header, payload, signature
 
 
-def _decode_protected(protected: bytes) -> dict[int, Any]:
+_header_cache: dict[bytes, Mapping[int, Any]] = {}
+_HEADER_CACHE_SIZE = 4096
+
+
+def _decode_protected(protected: bytes) -> Mapping[int, Any]:
+    # every block of one gateway has the same protected header: decode and check it once
+    header = _header_cache.get(protected)
+    if header is None:
+        header = MappingProxyType(_check_protected(protected))  # shared: read-only
+        if len(_header_cache) >= _HEADER_CACHE_SIZE:
+            _header_cache.clear()
+        _header_cache[protected] = header
+    return header
+
+
+def _check_protected(protected: bytes) -> dict[int, Any]:
     try:
         header = cbor2.loads(protected, allow_duplicate_keys=False, allow_indefinite=False)
     except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
         raise BlockError(f"protected header is not CBOR: {exc}") from exc
     if type(header) is not dict or cbor2.dumps(header, canonical=True) != protected:
         raise BlockError("protected header is not a deterministically encoded map")
+    if header.keys() != {HEADER_ALG, HEADER_CONTENT_TYPE, HEADER_KID}:
+        # no crit, no IV, nothing we would have to understand: exactly alg, content type, kid
+        raise BlockError(f"protected header labels {sorted(map(repr, header))} are not [1, 3, 4]")
     if header.get(HEADER_ALG) != ALG_EDDSA:
         raise BlockError(f"algorithm {header.get(HEADER_ALG)!r} is not EdDSA (-8)")
     kid = header.get(HEADER_KID)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import cbor2
@@ -27,7 +28,10 @@ _COMMON_KEYS = frozenset({"type", "gw", "ap", "id", "iat", "exp"})
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """A readout or consent request; `iat`/`exp` are Unix seconds; `consent` only for consent."""
+    """A readout or consent request; `iat`/`exp` are Unix seconds; `consent` only for consent.
+
+    `day` (optional, readout only, "YYYY-MM-DD") names the local day the operator asks for.
+    """
 
     type: str
     gw: str
@@ -36,6 +40,7 @@ class Request:
     iat: int
     exp: int
     consent: str | None = None
+    day: str | None = None
 
     def __post_init__(self) -> None:
         if self.type not in REQUEST_TYPES:
@@ -49,6 +54,15 @@ class Request:
             raise BlockError("consent is required for a consent request and only there")
         if self.consent is not None and self.consent not in CONSENT_VALUES:
             raise BlockError(f"consent {self.consent!r} is not one of {sorted(CONSENT_VALUES)}")
+        if self.day is not None and (self.type != "readout" or not _is_iso_day(self.day)):
+            raise BlockError(f"day {self.day!r} must be YYYY-MM-DD, on readout requests only")
+
+
+def _is_iso_day(text: Any) -> bool:
+    try:
+        return type(text) is str and len(text) == 10 and bool(date.fromisoformat(text))
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +91,8 @@ def encode_request(request: Request) -> bytes:
     }
     if request.consent is not None:
         body["consent"] = request.consent
+    if request.day is not None:
+        body["day"] = request.day
     return cbor2.dumps(body, canonical=True)
 
 
@@ -93,9 +109,10 @@ def decode_request(payload: bytes) -> Request:
         raise BlockError(f"request payload is not CBOR: {exc}") from exc
     if type(body) is not dict:
         raise BlockError("request payload is not a map")
-    allowed = _COMMON_KEYS | ({"consent"} if body.get("type") == "consent" else set())
-    if body.keys() != allowed:
-        raise BlockError(f"request keys {sorted(map(str, body))} != {sorted(allowed)}")
+    required = _COMMON_KEYS | ({"consent"} if body.get("type") == "consent" else set())
+    optional = {"day"} if body.get("type") == "readout" else set()
+    if not required <= body.keys() <= required | optional:
+        raise BlockError(f"request keys {sorted(map(str, body))}: need {sorted(required)}")
     return Request(**body)
 
 

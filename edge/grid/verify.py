@@ -13,15 +13,15 @@ re-delivery (a note); the same seq with different bytes is a failure.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import cbor2
 
 from edge.blocks.chain import Link, block_hash, find_gaps, link_problems
 from edge.blocks.cose import DAY_CONTENT_TYPE, KeyRing, verify
-from edge.blocks.payload import FIRST_SEQ, REGISTERS, decode_payload
+from edge.blocks.payload import FIRST_SEQ, HASH_SIZE, PAYLOAD_KEYS, REGISTERS, decode_payload
 from edge.errors import BlockError, SignatureError
 from edge.grid.checks import payload_problems
 
@@ -74,144 +74,187 @@ class VerifyResult:
         return self.failures == 0
 
 
+class _Summary(NamedTuple):
+    # what the chain pass needs of a block; the decoded payload itself is dropped right after
+    # the content checks, so thousands of blocks do not keep millions of objects alive
+    # (a NamedTuple: built thousands of times a second, it is cheaper than a dataclass)
+    gw: str
+    ap: str
+    seq: int
+    prev: bytes | None
+    day: str
+    meter: Any
+    first: tuple[Any, ...]
+    last: tuple[Any, ...]
+    hash: bytes
+
+
 @dataclass(slots=True)
 class _Checked:
     # mutable work record of the first pass; the chain pass appends to its lists
     source: str
-    data: bytes
+    problems: list[str]
+    notes: list[str]
     kid: str | None = None
-    payload: dict[str, Any] | None = None
-    trusted: bool = False
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    summary: _Summary | None = None  # set only for signed blocks whose chain fields are sane
+    day: str | None = None
+    n: int | None = None
 
     def report(self) -> BlockReport:
-        p = self.payload or {}
-        status = p.get("status")
+        s = self.summary
         return BlockReport(
             source=self.source,
-            gw=_text(p.get("gw")),
-            ap=_text(p.get("ap")),
-            seq=p["seq"] if type(p.get("seq")) is int else None,
-            day=_text(p.get("day")),
-            n=len(status) if type(status) is list else None,
+            gw=s.gw if s else None,
+            ap=s.ap if s else None,
+            seq=s.seq if s else None,
+            day=self.day,
+            n=self.n,
             kid=self.kid,
             problems=tuple(self.problems),
             notes=tuple(self.notes),
         )
 
 
-def _text(value: Any) -> str | None:
-    return value if type(value) is str else None
+def _canonical_order(keys: Iterable[str]) -> list[str]:
+    # RFC 8949 §4.2.1: keys sorted by their encoded bytes; for short text that is (length, bytes)
+    return sorted(keys, key=lambda k: (len(k.encode()), k.encode()))
 
 
-def _check_one(source: str, data: bytes, keys: KeyRing) -> _Checked:
-    checked = _Checked(source, data)
+_KEY_ORDER = _canonical_order(PAYLOAD_KEYS)
+_REGISTER_ORDER = _canonical_order(REGISTERS)
+
+
+def _encoding_problem(payload: dict[str, Any], signed: bytes, strict: bool) -> str | None:
+    """Is the signed payload deterministic CBOR? Full re-encode only when `strict`.
+
+    The full check costs about as much as the signature check; the signature already pins the
+    bytes, so by default only the likely mistake of a foreign encoder is checked: map key order
+    (cbor2 keeps the decoded order).
+    """
+    if strict:
+        deterministic = cbor2.dumps(payload, canonical=True) == signed
+    else:
+        readings = payload["readings"]
+        deterministic = list(payload) == _KEY_ORDER and (
+            type(readings) is not dict or list(readings) == _REGISTER_ORDER
+        )
+    return None if deterministic else "payload is not deterministic CBOR (RFC 8949 §4.2.1)"
+
+
+def _check_one(source: str, data: bytes, keys: KeyRing, strict: bool) -> _Checked:
     try:
         message = verify(data, keys, content_type=DAY_CONTENT_TYPE)
-    except (BlockError, SignatureError) as exc:
-        checked.problems.append(str(exc))
-        return checked
-    checked.kid = message.kid.hex()
-    try:
         payload = decode_payload(message.payload)
-    except BlockError as exc:
-        checked.problems.append(str(exc))
-        return checked
-    checked.payload = payload
-    if cbor2.dumps(payload, canonical=True) != message.payload:
-        checked.problems.append("payload is not deterministic CBOR (RFC 8949 §4.2)")
+    except (BlockError, SignatureError) as exc:
+        return _Checked(source, [str(exc)], [])
     problems, notes = payload_problems(payload)
-    checked.problems += problems
-    checked.notes += notes
-    checked.trusted = _chainable(payload)
-    return checked
-
-
-def _chainable(p: dict[str, Any]) -> bool:
-    # a signed block with bad content still occupies its seq: chain it if the links are sane
-    seq, prev = p["seq"], p["prev"]
-    return (
-        type(seq) is int
-        and seq >= FIRST_SEQ
-        and (prev is None or (type(prev) is bytes and len(prev) == 32))
-        and type(p["gw"]) is str
-        and type(p["ap"]) is str
+    encoding_problem = _encoding_problem(payload, message.payload, strict)
+    if encoding_problem:
+        problems.append(encoding_problem)
+    day, status = payload["day"], payload["status"]
+    return _Checked(
+        source,
+        problems,
+        notes,
+        kid=message.kid.hex(),
+        summary=_summarise(payload, data),
+        day=day if type(day) is str else None,
+        n=len(status) if type(status) is list else None,
     )
 
 
-def check_block(data: bytes, keys: KeyRing, *, source: str = "") -> BlockReport:
-    """Verify one block on its own (no chain checks)."""
-    return _check_one(source, data, keys).report()
+def _summarise(p: dict[str, Any], data: bytes) -> _Summary | None:
+    """The chain fields, or None if they are too broken to place the block in a chain."""
+    # a signed block with bad content still occupies its seq: chain it if the links are sane
+    seq, prev, gw, ap, day = p["seq"], p["prev"], p["gw"], p["ap"], p["day"]
+    if type(seq) is not int or seq < FIRST_SEQ or type(gw) is not str or type(ap) is not str:
+        return None
+    if prev is not None and (type(prev) is not bytes or len(prev) != HASH_SIZE):
+        return None
+    first: tuple[Any, ...]
+    last: tuple[Any, ...]
+    try:
+        r = p["readings"]  # the order of REGISTERS
+        first = (r["import_t1"][0], r["import_t2"][0], r["export_t1"][0], r["export_t2"][0])
+        last = (r["import_t1"][-1], r["import_t2"][-1], r["export_t1"][-1], r["export_t2"][-1])
+    except (KeyError, IndexError, TypeError):
+        first = last = ()
+    return _Summary(gw, ap, seq, prev, day, p["meter"], first, last, block_hash(data))
+
+
+def check_block(
+    data: bytes, keys: KeyRing, *, source: str = "", strict_encoding: bool = False
+) -> BlockReport:
+    """Verify one block on its own (no chain checks); see `verify_blocks`."""
+    return _check_one(source, data, keys, strict_encoding).report()
 
 
 def verify_blocks(
-    blocks: Iterable[tuple[str, bytes]], keys: KeyRing, *, in_order: bool = False
+    blocks: Iterable[tuple[str, bytes]],
+    keys: KeyRing,
+    *,
+    in_order: bool = False,
+    strict_encoding: bool = False,
 ) -> VerifyResult:
     """Verify (source, COSE bytes) pairs and the chain of each (gateway, allocation point).
 
     With `in_order`, blocks must arrive in seq order per chain (a lower seq after a higher one
-    is a failure); otherwise they are sorted by seq first.
+    is a failure); otherwise they are sorted by seq first. With `strict_encoding`, the payload
+    is re-encoded to prove it is deterministic CBOR byte for byte (about half the speed).
     """
-    checked = [_check_one(source, data, keys) for source, data in blocks]
+    checked = [_check_one(source, data, keys, strict_encoding) for source, data in blocks]
     chains: dict[tuple[str, str], list[_Checked]] = {}
     for item in checked:
-        if item.trusted and item.payload is not None:
-            chains.setdefault((item.payload["gw"], item.payload["ap"]), []).append(item)
+        if item.summary is not None:
+            chains.setdefault((item.summary.gw, item.summary.ap), []).append(item)
     gaps: list[Gap] = []
     for (gw, ap), items in chains.items():
         if not in_order:
-            items = sorted(items, key=lambda c: int(c.payload["seq"]) if c.payload else 0)
+            items = sorted(items, key=lambda c: c.summary.seq if c.summary else 0)
         seqs = _check_chain(items)
         gaps += [Gap(gw, ap, a, b) for a, b in find_gaps(sorted(seqs), start=FIRST_SEQ)]
     return VerifyResult(tuple(c.report() for c in checked), tuple(gaps))
 
 
 def _check_chain(items: list[_Checked]) -> set[int]:
-    """Chain checks along `items`; returns the set of seqs seen."""
-    last: _Checked | None = None
-    last_link: Link | None = None
+    """Chain checks along `items` (all with a summary); returns the set of seqs seen."""
+    last: _Summary | None = None
     by_seq: dict[int, _Checked] = {}
     for item in items:
-        p = item.payload
-        assert p is not None  # only trusted items with payloads are chained
-        link = Link(seq=p["seq"], prev=p["prev"], hash=block_hash(item.data))
-        earlier = by_seq.get(link.seq)
+        s = item.summary
+        assert s is not None  # only summarised items are chained
+        earlier = by_seq.get(s.seq)
         if earlier is not None:
-            if earlier.data == item.data:
+            if earlier.summary is not None and earlier.summary.hash == s.hash:
                 item.notes.append(f"duplicate of {earlier.source} (same signed bytes)")
             else:
-                item.problems.append(
-                    f"seq {link.seq} reused with different content than {earlier.source}"
-                )
+                item.problems.append(f"seq {s.seq} reused with other content than {earlier.source}")
             continue
-        by_seq[link.seq] = item
-        if last_link is not None and link.seq < last_link.seq:
-            item.problems.append(f"out of order: seq {link.seq} after seq {last_link.seq}")
+        by_seq[s.seq] = item
+        if last is not None and s.seq < last.seq:
+            item.problems.append(f"out of order: seq {s.seq} after seq {last.seq}")
             continue
+        link = Link(seq=s.seq, prev=s.prev, hash=s.hash)
+        last_link = Link(seq=last.seq, prev=last.prev, hash=last.hash) if last else None
         item.problems += link_problems(last_link, link)
         if last is not None:
-            _check_days(last, item)
-        last, last_link = item, link
+            item.problems += _day_problems(last, s)
+        last = s
     return set(by_seq)
 
 
-def _check_days(last: _Checked, item: _Checked) -> None:
+def _day_problems(a: _Summary, b: _Summary) -> list[str]:
     """Days move forward; on consecutive days of one meter, midnight readings do not drop."""
-    a, b = last.payload, item.payload
-    assert a is not None and b is not None
     try:
-        day_a, day_b = date.fromisoformat(a["day"]), date.fromisoformat(b["day"])
+        day_a, day_b = date.fromisoformat(a.day), date.fromisoformat(b.day)
     except (TypeError, ValueError):
-        return  # already reported by the content checks
-    if day_b < day_a or (day_b == day_a and a["meter"] == b["meter"]):
-        item.problems.append(f"day {b['day']} does not follow day {a['day']} of seq {a['seq']}")
-    elif day_b == day_a + timedelta(days=1) and a["meter"] == b["meter"]:
-        for register in REGISTERS:
-            try:
-                before, after = a["readings"][register][-1], b["readings"][register][0]
-                dropped = before is not None and after is not None and after < before
-            except (KeyError, IndexError, TypeError):
-                return  # malformed readings: already reported by the content checks
-            if dropped:
-                item.problems.append(f"{register} drops across midnight from {a['day']}")
+        return []  # already reported by the content checks
+    if day_b < day_a or (day_b == day_a and a.meter == b.meter):
+        return [f"day {b.day} does not follow day {a.day} of seq {a.seq}"]
+    if day_b != day_a + timedelta(days=1) or a.meter != b.meter:
+        return []
+    return [
+        f"{register} drops across midnight after {a.day}"
+        for register, before, after in zip(REGISTERS, a.last, b.first, strict=False)
+        if type(before) is int and type(after) is int and after < before
+    ]
