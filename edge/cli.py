@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from edge import __version__
 
 # Each module exposes `register(subparsers)`; its parser sets `func(args) -> int`.
-COMMAND_MODULES: tuple[str, ...] = ("decode",)
+COMMAND_MODULES: tuple[str, ...] = ("decode", "keygen", "grid")
 
 
 def build_parser() -> argparse.ArgumentParser:
