@@ -52,3 +52,20 @@ class SignatureError(EdgeError):
 
 class KeyFileError(ConfigError):
     """A key file is missing, unreadable, not the expected kind of key, or already exists."""
+
+
+class OutboxFullError(StoreError):
+    """The outbox holds its configured maximum of entries; the caller rolls back and retries
+    later (the release is not lost: nothing was queued or marked released)."""
+
+
+class MqttError(EdgeError):
+    """The MQTT broker could not be reached or refused us (connect, subscribe, publish)."""
+
+
+class PublishRefusedError(MqttError):
+    """The broker answered a publish with a failure reason code (>= 0x80, e.g. 0x87)."""
+
+
+class RequestTimeoutError(MqttError):
+    """No reply to a grid operator request arrived in time."""

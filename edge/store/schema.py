@@ -34,4 +34,29 @@ MIGRATIONS: list[tuple[str, ...]] = [
             state TEXT NOT NULL
         )""",
     ),
+    # 2: outbox (edge.store.outbox): messages waiting for a PUBACK, in order per allocation
+    # point (AUTOINCREMENT: ids are never reused, so id order is queue order even after deletes);
+    # block: the archive of signed day blocks, exactly the bytes that were signed
+    (
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ap TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            qos INTEGER NOT NULL CHECK (qos IN (0, 1, 2)),
+            created_utc INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        )""",
+        "CREATE INDEX outbox_by_ap ON outbox (ap, id)",
+        """CREATE TABLE block (
+            ap TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            period TEXT NOT NULL,
+            cose BLOB NOT NULL,
+            sha256 BLOB NOT NULL,
+            created_utc INTEGER NOT NULL,
+            PRIMARY KEY (ap, seq)
+        ) WITHOUT ROWID""",
+    ),
 ]
