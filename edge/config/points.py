@@ -1,0 +1,299 @@
+"""`[[allocation_point]]`: one primary and up to five secondary meters, and where each is read.
+
+Strategy: each point is validated on its own first (EAN, role, source, dialect, keys, regime),
+then the list as a whole (exactly one primary, at most five secondaries, unique EANs, M-Bus
+references that point at a real, directly read meter). Errors name `allocation_point[N].key`,
+N counting the `[[allocation_point]]` blocks from 1 in file order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+
+from edge.config.ean import validate_ean
+from edge.config.table import Section, describe, fail, resolve, suggestion
+from edge.policy import Regime, parse_regime
+
+E = TypeVar("E", bound=StrEnum)
+
+MAX_SECONDARIES = 5  # SPEC §1: at most five extra allocation points per connection
+
+
+class Role(StrEnum):
+    """PAP (the connection's main meter) or SAP (a meter behind it with its own contract)."""
+
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+
+
+class Dialect(StrEnum):
+    """The P1 dialect a source speaks (SPEC §3); AUTO detects it from the telegrams."""
+
+    AUTO = "auto"
+    DSMR22 = "dsmr22"
+    DSMR3 = "dsmr3"
+    DSMR4 = "dsmr4"
+    DSMR5 = "dsmr5"
+    FLUVIUS = "fluvius"
+    SMARTY = "smarty"
+    SAGEMCOM = "sagemcom"
+    SWEDEN = "sweden"
+    HUNGARY = "hungary"
+    IRELAND = "ireland"
+    EASYMETER = "easymeter"
+
+
+# DLMS-encrypted dialects: they cannot be read without the meter's key.
+ENCRYPTED_DIALECTS = frozenset({Dialect.SMARTY, Dialect.SAGEMCOM})
+
+
+@dataclass(frozen=True, slots=True)
+class SerialSource:
+    """A pyserial URL or device path, e.g. `/dev/p1-main` or `socket://10.0.0.5:2000`."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileSource:
+    """A capture file, read as fast as possible (`file:PATH`); the path is absolute."""
+
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class MBusSource:
+    """An M-Bus electricity meter (channel 1–4) in another point's telegrams (`mbus:EAN:N`)."""
+
+    ean: str
+    channel: int
+
+
+Source = SerialSource | FileSource | MBusSource
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationPoint:
+    """One `[[allocation_point]]`: a meter and the allocation point it measures.
+
+    `key`/`auth_key` are the 16-byte DLMS keys; `regime` None means `[policy] regime`.
+    """
+
+    ean: str
+    role: Role
+    source: Source
+    dialect: Dialect = Dialect.AUTO
+    key: bytes | None = None
+    auth_key: bytes | None = None
+    regime: Regime | None = None
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The human label, or the EAN when no name is set."""
+        return self.name or self.ean
+
+
+POINT_KEYS = ("ean", "role", "source", "dialect", "key", "auth_key", "regime", "name")
+
+# pyserial's URL handlers (serial_for_url); host:port is required for the network ones.
+_NETWORK_SCHEMES = ("socket", "rfc2217")
+_OTHER_SCHEMES = ("loop", "spy", "hwgrep", "alt", "cp2110")
+_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^:/?#\s]+):(?P<port>\d{1,5})(?:[/?].*)?$")
+_HEX_KEY = re.compile(r"^[0-9A-Fa-f]{32}$")
+
+
+def parse_points(
+    value: object, base_dir: Path, check_ean: bool, connection_ean: str
+) -> tuple[AllocationPoint, ...]:
+    """All `[[allocation_point]]` blocks, validated one by one and as a whole; primary first."""
+    if isinstance(value, Mapping):
+        fail("allocation_point", "write each point as [[allocation_point]] (double brackets)")
+    if not isinstance(value, list) or not value:
+        fail("allocation_point", 'missing: add one [[allocation_point]] with role = "primary"')
+    points = [
+        _parse_point(item, f"allocation_point[{n}]", base_dir, check_ean)
+        for n, item in enumerate(value, start=1)
+    ]
+    _check_roles(points)
+    _check_eans(points, connection_ean)
+    _check_mbus(points)
+    return tuple(sorted(points, key=lambda p: p.role is not Role.PRIMARY))
+
+
+def _parse_point(item: object, name: str, base_dir: Path, check_ean: bool) -> AllocationPoint:
+    if not isinstance(item, Mapping):
+        fail(name, f"expected a table [[allocation_point]], got {describe(item)}")
+    section = Section(name, item, POINT_KEYS)
+    ean = validate_ean(
+        section.raw("ean", example='"871687120000000004"'), section.key("ean"), check_ean
+    )
+    role_text = section.string("role", example='"primary" or "secondary"')
+    role = _choice(Role, role_text, section.key("role"))
+    source = parse_source(
+        section.string("source", example='"/dev/p1-main"'), section.key("source"), base_dir
+    )
+    dialect = _choice(Dialect, section.string("dialect", "auto"), section.key("dialect"))
+    key = _hex_key(section, "key")
+    auth_key = _hex_key(section, "auth_key")
+    _check_keys(section, source, dialect, key, auth_key)
+    regime = (
+        parse_regime(section.raw("regime"), section.key("regime"))
+        if section.has("regime")
+        else None
+    )
+    return AllocationPoint(
+        ean=ean,
+        role=role,
+        source=source,
+        dialect=dialect,
+        key=key,
+        auth_key=auth_key,
+        regime=regime,
+        name=section.optional_string("name"),
+    )
+
+
+def _choice(kind: type[E], text: str, key: str) -> E:
+    for member in kind:
+        if member.value == text:
+            return member
+    allowed = ", ".join(m.value for m in kind)
+    close = suggestion(text, [m.value for m in kind])
+    hint = f" ({close})" if close.startswith("did") else ""
+    fail(key, f"unknown value {text!r}{hint}; use one of {allowed}")
+
+
+def _hex_key(section: Section, name: str) -> bytes | None:
+    text = section.optional_string(name)
+    if text is None:
+        return None
+    if not _HEX_KEY.match(text):
+        fail(section.key(name), "expected 32 hex digits (a 16-byte AES key from the supplier)")
+    return bytes.fromhex(text)
+
+
+def _check_keys(
+    section: Section, source: Source, dialect: Dialect, key: bytes | None, auth: bytes | None
+) -> None:
+    if isinstance(source, MBusSource):
+        for name in ("dialect", "key", "auth_key"):
+            if section.has(name) and section.table[name] not in ("", "auto"):
+                fail(
+                    section.key(name),
+                    f"an mbus: point is read from {source.ean}'s telegrams, which set the "
+                    "dialect and keys; remove this key",
+                )
+        return
+    if dialect in ENCRYPTED_DIALECTS and key is None:
+        fail(section.key("key"), f"required for dialect {dialect.value!r}: the meter's 32-hex key")
+    plain = dialect not in ENCRYPTED_DIALECTS and dialect is not Dialect.AUTO
+    if plain and (key is not None or auth is not None):
+        name = "key" if key is not None else "auth_key"
+        fail(
+            section.key(name),
+            f"dialect {dialect.value!r} is not encrypted; remove the key or use smarty/sagemcom",
+        )
+
+
+def parse_source(text: str, key: str, base_dir: Path) -> Source:
+    """`file:PATH`, `mbus:EAN:CHANNEL`, a pyserial URL or an absolute device path."""
+    if text.startswith("file:"):
+        path = text[len("file:") :]
+        if not path:
+            fail(key, "file: needs a path, e.g. file:captures/main.txt")
+        return FileSource(resolve(path, base_dir))
+    if text.startswith("mbus:"):
+        return _mbus(text, key)
+    if "://" in text:
+        return _serial_url(text, key)
+    if Path(text).is_absolute() or re.fullmatch(r"COM\d+", text):
+        return SerialSource(text)
+    fail(
+        key,
+        f"{text!r} is not a source; use a device path (/dev/ttyUSB0), a pyserial URL "
+        "(socket://host:port, rfc2217://host:port, loop://), file:PATH or mbus:EAN:CHANNEL",
+    )
+
+
+def _mbus(text: str, key: str) -> MBusSource:
+    parts = text.split(":")
+    if len(parts) != 3 or not parts[2].isdigit():
+        fail(key, f"{text!r}: expected mbus:<EAN of the point whose meter sends it>:<channel 1-4>")
+    channel = int(parts[2])
+    if not 1 <= channel <= 4:
+        fail(key, f"{text!r}: M-Bus channel {channel} does not exist; use 1-4")
+    return MBusSource(parts[1], channel)
+
+
+def _serial_url(text: str, key: str) -> SerialSource:
+    scheme, _, rest = text.partition("://")
+    if scheme in _NETWORK_SCHEMES:
+        match = _HOST_PORT.match(rest)
+        if match is None or not 1 <= int(match["port"]) <= 65535:
+            fail(key, f"{text!r}: expected {scheme}://host:port with a port 1-65535")
+        return SerialSource(text)
+    if scheme in _OTHER_SCHEMES:
+        return SerialSource(text)
+    schemes = ", ".join(f"{s}://" for s in (*_NETWORK_SCHEMES, *_OTHER_SCHEMES))
+    fail(key, f"{text!r}: unknown URL scheme {scheme!r}; pyserial knows {schemes}")
+
+
+def _check_roles(points: Sequence[AllocationPoint]) -> None:
+    primaries = [n for n, p in enumerate(points, 1) if p.role is Role.PRIMARY]
+    secondaries = [n for n, p in enumerate(points, 1) if p.role is Role.SECONDARY]
+    if not primaries:
+        fail("allocation_point", 'no point has role = "primary"; exactly one must (the main meter)')
+    if len(primaries) > 1:
+        fail(
+            f"allocation_point[{primaries[1]}].role",
+            f"a second primary point (the first is allocation_point[{primaries[0]}]); "
+            'exactly one point is primary, make the others "secondary"',
+        )
+    if len(secondaries) > MAX_SECONDARIES:
+        fail(
+            f"allocation_point[{secondaries[MAX_SECONDARIES]}].role",
+            f"at most five secondary allocation points (found {len(secondaries)}); "
+            "remove one (SPEC: at most 5 extra allocation points per connection)",
+        )
+
+
+def _check_eans(points: Sequence[AllocationPoint], connection_ean: str) -> None:
+    seen: dict[str, int] = {}
+    for n, point in enumerate(points, 1):
+        key = f"allocation_point[{n}].ean"
+        if point.ean in seen:
+            fail(
+                key,
+                f"duplicate EAN {point.ean} (also allocation_point[{seen[point.ean]}]); "
+                "every allocation point has its own EAN",
+            )
+        seen[point.ean] = n
+        if point.role is Role.SECONDARY and point.ean == connection_ean:
+            fail(key, f"{point.ean} is the connection's EAN, which belongs to the primary point")
+
+
+def _check_mbus(points: Sequence[AllocationPoint]) -> None:
+    by_ean = {p.ean: p for p in points}
+    channels: dict[tuple[str, int], int] = {}
+    for n, point in enumerate(points, 1):
+        source = point.source
+        if not isinstance(source, MBusSource):
+            continue
+        key = f"allocation_point[{n}].source"
+        host = by_ean.get(source.ean)
+        if host is None:
+            fail(key, f"mbus:{source.ean}:…: no allocation point has EAN {source.ean}")
+        if host is point:
+            fail(key, "a point cannot read its own M-Bus channel; name the meter that sends it")
+        if isinstance(host.source, MBusSource):
+            fail(key, f"point {source.ean} is itself an mbus: point; name a directly read meter")
+        where = (source.ean, source.channel)
+        if where in channels:
+            fail(key, f"channel {source.channel} is already allocation_point[{channels[where]}]")
+        channels[where] = n
