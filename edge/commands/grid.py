@@ -120,5 +120,6 @@ def _summary(result: VerifyResult, unreadable: int) -> str:
     verdict = "FAILED" if failed else "OK"
     return (
         f"{verdict}: {total} blocks, {total - failed} verified, {failed} failed, "
-        f"{len(result.gaps)} gaps" + (f" ({gaps})" if gaps else "")
+        f"{len(result.gaps)} gap{'' if len(result.gaps) == 1 else 's'}"
+        + (f" ({gaps})" if gaps else "")
     )
