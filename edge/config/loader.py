@@ -31,8 +31,12 @@ DEFAULT_SIGNING_KEY = "keys/gateway.key"
 _GATEWAY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a TOML configuration file; relative paths are relative to its folder."""
+def load_config(path: str | Path, *, prepare_dirs: bool = True) -> Config:
+    """Read and validate a TOML configuration file; relative paths are relative to its folder.
+
+    `prepare_dirs=False` skips creating and probing `gateway.data_dir` (for checking a config
+    meant for another machine).
+    """
     file = Path(path).expanduser().absolute()
     try:
         text = file.read_text(encoding="utf-8")
@@ -44,13 +48,20 @@ def load_config(path: str | Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         # The message carries "(at line L, column C)".
         raise ConfigError(f"{file}: invalid TOML: {exc}") from None
-    return parse_config(table, file.parent, path=file)
+    return parse_config(table, file.parent, path=file, prepare_dirs=prepare_dirs)
 
 
 def parse_config(
-    table: Mapping[str, object], base_dir: Path, *, path: Path | None = None
+    table: Mapping[str, object],
+    base_dir: Path,
+    *,
+    path: Path | None = None,
+    prepare_dirs: bool = True,
 ) -> Config:
-    """Validate a parsed TOML table; `base_dir` resolves relative paths (the config's folder)."""
+    """Validate a parsed TOML table; `base_dir` resolves relative paths (the config's folder).
+
+    Unless `prepare_dirs` is False, `gateway.data_dir` is created if missing and probed for writing.
+    """
     base_dir = Path(base_dir).absolute()
     Section("", table, SECTIONS)  # unknown sections first: a typo explains later "missing" errors
     gateway = _gateway(_required(table, "gateway"), base_dir)
@@ -72,7 +83,8 @@ def parse_config(
         local=local,
         path=path,
     )
-    prepare_data_dir(gateway.data_dir)
+    if prepare_dirs:
+        prepare_data_dir(gateway.data_dir)
     return config
 
 

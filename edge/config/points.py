@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
@@ -88,8 +88,9 @@ class AllocationPoint:
     role: Role
     source: Source
     dialect: Dialect = Dialect.AUTO
-    key: bytes | None = None
-    auth_key: bytes | None = None
+    # Secrets stay out of repr(): configs end up in logs and tracebacks.
+    key: bytes | None = field(default=None, repr=False)
+    auth_key: bytes | None = field(default=None, repr=False)
     regime: Regime | None = None
     name: str | None = None
 
