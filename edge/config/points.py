@@ -289,7 +289,11 @@ def _check_mbus(points: Sequence[AllocationPoint]) -> None:
         key = f"allocation_point[{n}].source"
         host = by_ean.get(source.ean)
         if host is None:
-            fail(key, f"mbus:{source.ean}:…: no allocation point has EAN {source.ean}")
+            fail(
+                key,
+                f"no allocation point has EAN {source.ean}; name the point whose meter "
+                f"sends M-Bus channel {source.channel}",
+            )
         if host is point:
             fail(key, "a point cannot read its own M-Bus channel; name the meter that sends it")
         if isinstance(host.source, MBusSource):
