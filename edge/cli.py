@@ -10,7 +10,15 @@ from collections.abc import Sequence
 from edge import __version__
 
 # Each module exposes `register(subparsers)`; its parser sets `func(args) -> int`.
-COMMAND_MODULES: tuple[str, ...] = ("decode", "keygen", "grid", "config_check")
+COMMAND_MODULES: tuple[str, ...] = (
+    "run",
+    "export",
+    "status",
+    "decode",
+    "keygen",
+    "grid",
+    "config_check",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

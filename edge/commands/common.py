@@ -1,0 +1,36 @@
+"""What the sub-commands share: the --config option, loading it, opening the store."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+from typing import NoReturn
+
+from edge.config import Config, load_config
+from edge.errors import ConfigError, StoreError
+from edge.store import connect
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, metavar="FILE", help="the agent's TOML file")
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr, exit code 2: a user error, not a crash."""
+    print(f"edge-agent: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def config_or_exit(path: str) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        fail(f"{path}: {exc}")
+
+
+def open_store_or_exit(config: Config, *, readonly: bool = False) -> sqlite3.Connection:
+    try:
+        return connect(config.gateway.data_dir, readonly=readonly)
+    except StoreError as exc:
+        fail(str(exc))

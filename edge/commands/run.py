@@ -1,0 +1,74 @@
+"""`edge-agent run` (the agent) and `edge-agent replay` (captures through the same pipeline)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from edge.agent import Agent, capture_sources
+from edge.commands.common import add_config_argument, config_or_exit, fail
+from edge.errors import ConfigError, EdgeError
+from edge.progress import ProgressBar
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run_parser = subparsers.add_parser("run", help="run the agent")
+    add_config_argument(run_parser)
+    run_parser.add_argument(
+        "--until-eof",
+        action="store_true",
+        help="stop when every file: source has ended and nothing is left to do",
+    )
+    run_parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    run_parser.set_defaults(func=run)
+
+    replay = subparsers.add_parser(
+        "replay",
+        help="feed capture files through the agent's pipeline",
+        description="Reads captures as fast as possible through exactly the pipeline of a live "
+        "source, into the agent's store.",
+    )
+    add_config_argument(replay)
+    replay.add_argument("--ap", required=True, metavar="EAN", help="allocation point")
+    replay.add_argument("captures", nargs="+", metavar="CAPTURE")
+    replay.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    replay.set_defaults(func=run_replay)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    _logging(args.verbose)
+    config = config_or_exit(args.config)
+    try:
+        agent = Agent(config, until_eof=args.until_eof)
+        return agent.run()
+    except (ConfigError, EdgeError) as exc:
+        fail(str(exc))
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    _logging(args.verbose)
+    config = config_or_exit(args.config)
+    if args.ap not in {p.ean for p in config.points}:
+        fail(f"--ap {args.ap} is not an allocation point of {args.config}")
+    for capture in args.captures:
+        if not Path(capture.removeprefix("file:")).is_file():
+            fail(f"cannot read the capture {capture}")
+    try:
+        agent = Agent(config, until_eof=True, sources=capture_sources(args.ap, args.captures))
+        bar = ProgressBar.for_files([c.removeprefix("file:") for c in args.captures])
+        if bar is not None:
+            agent.hooks.on_tick.append(lambda _now: bar.update(agent.bytes_read()))
+            agent.hooks.on_stop.append(bar.close)
+        return agent.run()
+    except (ConfigError, EdgeError) as exc:
+        fail(str(exc))

@@ -1,0 +1,45 @@
+"""A progress bar for long work (replay, backfill, demo) — only when stderr is a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+
+class ProgressBar:
+    """`[#####.....]  52%  31.2 MB of 60.0 MB  12 s`, redrawn in place at most 10 times/s."""
+
+    def __init__(self, total: int, *, label: str = "", stream: TextIO | None = None) -> None:
+        self.total = max(total, 1)
+        self.label = label
+        self.stream = stream or sys.stderr
+        self._started = time.monotonic()
+        self._drawn = 0.0
+
+    @classmethod
+    def for_files(cls, paths: list[str], stream: TextIO | None = None) -> ProgressBar | None:
+        """A bar over the files' total size, or None when not writing to a terminal."""
+        out = stream or sys.stderr
+        if not out.isatty():
+            return None
+        return cls(sum(Path(p).stat().st_size for p in paths), label="replay", stream=out)
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self._drawn < 0.1 and done < self.total:
+            return
+        self._drawn = now
+        share = min(done / self.total, 1.0)
+        filled = int(share * 30)
+        self.stream.write(
+            f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {share:4.0%}"
+            f"  {done / 1e6:.1f} of {self.total / 1e6:.1f} MB  {now - self._started:.0f} s"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.update(self.total)
+        self.stream.write("\n")
+        self.stream.flush()
