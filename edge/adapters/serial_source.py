@@ -16,13 +16,14 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-from dataclasses import dataclass
+import termios
+from dataclasses import dataclass, replace
 from datetime import tzinfo
 from typing import Final, Literal
 
 import serial
 
-from edge.adapters.source_base import SourceBatch, SourceWorker
+from edge.adapters.source_base import LOG, SourceBatch, SourceWorker
 from edge.adapters.source_clock import SYSTEM_CLOCK, Clock
 from edge.adapters.source_lines import SEVEN_BIT_MASK, Backoff, LineSettings, preset_for, wrong_line
 from edge.errors import ConfigError
@@ -91,7 +92,7 @@ class SerialSource(SourceWorker):
         self._set_state("connecting", f"{self.url} at {settings}")
         try:
             port = self._open(settings)
-        except (serial.SerialException, OSError, ValueError) as exc:
+        except (serial.SerialException, OSError, ValueError, termios.error) as exc:
             return _Outcome("lost", f"open failed: {exc}", False)
         if self._opened_before:
             self._count_reconnect()
@@ -104,6 +105,21 @@ class SerialSource(SourceWorker):
             self._ingest(b"", flush=True)  # a telegram cut by the loss must not glue to the next
 
     def _open(self, settings: LineSettings) -> serial.SerialBase:
+        try:
+            return self._open_as(settings)
+        except termios.error as exc:
+            if not settings.seven_bit:
+                raise
+            LOG.info(
+                "%s: %s refused (%s); reading 8N1 and clearing bit 7", self.name, settings, exc
+            )
+        # Some drivers (ptys after an 8N1 open, a few USB adapters) refuse 7E1. On the wire 7E1
+        # and 8N1 frames have the same length, so 8N1 reads the parity as bit 7, which `_pump`
+        # clears: the same bytes arrive.
+        self._set_line(f"{settings} (as 8N1)")
+        return self._open_as(replace(settings, bytesize=8, parity=serial.PARITY_NONE))
+
+    def _open_as(self, settings: LineSettings) -> serial.SerialBase:
         port = serial.serial_for_url(self.url, do_not_open=True)
         port.baudrate = settings.baudrate
         port.bytesize = settings.bytesize
