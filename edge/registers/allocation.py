@@ -61,15 +61,14 @@ def allocate_primary(main: Volume | None, secondaries: Sequence[Volume | None]) 
 
 
 def secondaries_exceed_primary(main: Volume, secondaries: Sequence[Volume]) -> bool:
-    """R7: energy into (or out of) the secondaries that cannot have passed the main meter.
+    """R7: the secondaries together took more net energy than passed the main meter.
 
-    Energy reaching the secondary meters comes through the main meter or from another
-    secondary (a PV point feeding an EV charger), and the same holds for what leaves them.
+    The main meter sees the house plus every secondary: main net = house net + sum of the
+    secondaries' nets, and a house without its own generation has a net >= 0. So the
+    secondaries' net sum may exceed the main meter's net only by the meters' inaccuracy
+    (a PV secondary's export consumed in the house is fine: it lowers that sum).
     """
-    sec_in = sum(v.imported for v in secondaries)
-    sec_out = sum(v.exported for v in secondaries)
-    largest = max(main.imported, main.exported, sec_in, sec_out)
+    sec_net = sum(v.net for v in secondaries)
+    largest = max([main.imported, main.exported] + [max(v.imported, v.exported) for v in secondaries])
     tolerance = largest * ACCURACY[0] // ACCURACY[1] + 1 + len(secondaries)
-    return (
-        sec_in > main.imported + sec_out + tolerance or sec_out > main.exported + sec_in + tolerance
-    )
+    return sec_net > main.net + tolerance

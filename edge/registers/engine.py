@@ -123,6 +123,7 @@ class MeterEngine:
             self._series += 1
             self._meter = meter if meter is not None else self._meter
             closed = self._settle_until(t, registers, interpolate=False, gap_flags=gap_flags)
+            self._last_regs = None  # R1 compares readings of one meter only
         elif self._pending is None:
             self._pending = ceil_boundary(t)
         elif t >= self._pending:
