@@ -77,8 +77,8 @@ def test_no_reading_within_the_horizon_is_missing_and_gaps_are_explicit() -> Non
 def test_gap_of_40_minutes_is_interpolated_both_sides_within_the_horizon() -> None:
     engine = MeterEngine("ap", interval_s=1)
     closed = run(engine, [(B0, 0), (B0 + 600, 600), (B0 + 3000, 3000)])
-    assert [c.boundary.status for c in closed] == [MEASURED, INTERPOLATED, INTERPOLATED]
-    assert [c.boundary.registers for c in closed[1:]] == [regs(900), regs(1800)]
+    assert [c.boundary.status for c in closed] == [MEASURED] + [INTERPOLATED] * 3
+    assert [c.boundary.registers for c in closed[1:]] == [regs(900), regs(1800), regs(2700)]
 
 
 def test_advance_settles_missing_boundaries_without_readings() -> None:
