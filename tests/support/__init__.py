@@ -1,0 +1,2 @@
+"""Reusable test helpers: a real mosquitto per test module (`mosquitto`), TLS test certificates
+(`certs`)."""
