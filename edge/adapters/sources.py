@@ -67,15 +67,22 @@ def make_source(
     auth_key: bytes | None = None,
     local_tz: tzinfo = DEFAULT_TZ,
     clock: Clock = SYSTEM_CLOCK,
+    interval_s: float | None = None,
 ) -> Source:
     """A `FileSource` for `file:PATH`, a `SerialSource` for any pyserial URL (not started).
 
+    `interval_s` overrides the dialect's telegram interval (silence = 3 intervals; serial only).
     Raises ConfigError for an unknown dialect, a URL pyserial does not know, or an `mbus:`
     source (a slave meter is read from its master's telegrams, not from a line).
     """
     if url.startswith("mbus:"):
         raise ConfigError(f"source = {url!r} is an M-Bus channel of another point, not a line")
-    kind = FileSource if url.startswith(FILE_PREFIX) else SerialSource
-    return kind(
-        name, url, sink, dialect=dialect, key=key, auth_key=auth_key, local_tz=local_tz, clock=clock
-    )
+    if url.startswith(FILE_PREFIX):
+        return FileSource(
+            name, url, sink, dialect=dialect, key=key, auth_key=auth_key, local_tz=local_tz,
+            clock=clock,
+        )  # fmt: skip
+    return SerialSource(
+        name, url, sink, dialect=dialect, key=key, auth_key=auth_key, local_tz=local_tz,
+        clock=clock, interval_s=interval_s,
+    )  # fmt: skip

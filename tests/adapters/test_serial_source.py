@@ -31,8 +31,7 @@ def sources() -> Iterator[list[SerialSource]]:
 def _start(
     sources: list[SerialSource], url: str, sink: queue.Queue[SourceBatch], **kw: object
 ) -> SerialSource:
-    src = make_source(kw.pop("name", "main"), url, sink, **kw)  # type: ignore[arg-type]
-    assert isinstance(src, SerialSource)
+    src = SerialSource("main", url, sink, **kw)  # type: ignore[arg-type]
     sources.append(src)
     src.start()
     return src
@@ -44,7 +43,10 @@ def test_reads_consecutive_telegrams_from_the_simulator_pty(
     sim = simulator("--dialect", "dsmr5", "--duration", "2h", "--speed", "max", "--port", "pty")
     assert sim.address.startswith("/dev/")
     sink: queue.Queue[SourceBatch] = queue.Queue()
-    src = _start(sources, sim.address, sink, dialect="dsmr5")
+    src = make_source("main", sim.address, sink, dialect="dsmr5")
+    assert isinstance(src, SerialSource)
+    sources.append(src)
+    src.start()
     got = telegrams(collect(sink, at_least(300)))
     stamps = [t.timestamp for t in got if t.timestamp is not None]
     # The open starts mid-stream; from the first whole telegram on, one per second, no gap.
@@ -172,3 +174,21 @@ def test_bad_urls_and_dialects_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="M-Bus"):
         make_source("x", "mbus:871687120000000001:1", queue.Queue())
     assert str(FAST_8N1) == "115200 8N1"
+
+
+def test_a_silent_meter_is_reopened_and_read_again_on_the_real_clock(
+    simulator: Simulator, sources: list[SerialSource]
+) -> None:
+    # ×10: 0.1 s between telegrams, then 3 wall seconds of silence from 00:01 on.
+    sim = simulator("--dialect", "dsmr5", "--duration", "10m", "--speed", "10", "--port", "pty",
+                    "--start", "2026-03-28T00:00:55+01:00",
+                    "--faults", "silence:30s@00:01")  # fmt: skip
+    sink: queue.Queue[SourceBatch] = queue.Queue()
+    src = _start(sources, sim.address, sink, dialect="dsmr5", interval_s=0.3)
+    after = telegrams(collect(sink, lambda b: any(
+        t.timestamp and t.timestamp.minute == 1 and t.timestamp.second >= 30 for t in telegrams(b)
+    )))  # fmt: skip
+    assert after
+    status = src.status()
+    assert status.reconnects >= 1 and status.last_error is not None
+    assert "silent" in status.last_error or "lost" in status.last_error
