@@ -254,7 +254,7 @@ class GridLink:
                 if self._stopping:
                     break
                 delay = self.settings.reconnect_min if was_connected else delay
-                log.info("mqtt: reconnecting to %s in %.0f s", self.settings.url, delay)
+                log.debug("mqtt: reconnecting to %s in %.1f s", self.settings.url, delay)
                 self._idle(outbox, delay)
                 delay = min(delay * 2, self.settings.reconnect_max)
         except Exception:

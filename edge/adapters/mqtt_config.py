@@ -63,20 +63,30 @@ class BrokerSettings:
         client_cert: str | Path = "",
         client_key: str | Path = "",
         keepalive: int = 60,
-        key_prefix: str = "grid",
+        key_prefix: str = "grid.",
     ) -> BrokerSettings:
-        """Settings from the `[grid]` keys (empty string = not set); errors name the key."""
-        host, port, tls = parse_broker_url(broker, key=f"{key_prefix}.broker")
+        """Settings from the `[grid]` keys (empty string = not set); errors name the key.
+
+        `key_prefix` is put before key names in errors: ``grid.`` for the configuration file,
+        ``--`` for command-line options (then spelled with dashes, e.g. ``--password-file``).
+        """
+
+        def name_of(name: str) -> str:
+            return f"--{name.replace('_', '-')}" if key_prefix == "--" else key_prefix + name
+
+        host, port, tls = parse_broker_url(broker, key=name_of("broker"))
         if protocol not in PROTOCOLS:
-            raise ConfigError(f"{key_prefix}.protocol: {protocol!r} is not one of {PROTOCOLS}")
+            raise ConfigError(f"{name_of('protocol')}: {protocol!r} is not one of {PROTOCOLS}")
         if not 5 <= keepalive <= 65535:
-            raise ConfigError(f"{key_prefix}.keepalive: {keepalive} is not 5..65535 seconds")
+            raise ConfigError(f"{name_of('keepalive')}: {keepalive} is not 5..65535 seconds")
         cert, key = _optional_file(client_cert), _optional_file(client_key)
         if (cert is None) != (key is None):
-            raise ConfigError(f"{key_prefix}.client_cert and client_key: set both or neither")
-        password = read_password(password_file, f"{key_prefix}.password_file")
+            raise ConfigError(
+                f"{name_of('client_cert')} and {name_of('client_key')}: set both or neither"
+            )
+        password = read_password(password_file, name_of("password_file"))
         if password is not None and not username:
-            raise ConfigError(f"{key_prefix}.username: a password_file needs a username")
+            raise ConfigError(f"{name_of('username')}: a password file needs a user name")
         return cls(
             host=host,
             port=port,

@@ -1,19 +1,28 @@
-"""`edge-agent grid …`: the grid operator's tools (verify now; request and collect join later).
+"""`edge-agent grid …`: the grid operator's tools: verify, request, collect.
 
-Each tool is a sub-command of `grid`: add its registration function to `_TOOLS`.
+Each tool is a sub-command of `grid`: add its registration function to `_TOOLS`. The tools that
+talk to a broker share its options (`_add_broker_options`) and connect with `BlockingClient`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
+from edge.adapters.mqtt_blocking import BlockingClient
+from edge.adapters.mqtt_config import PROTOCOLS, BrokerSettings
+from edge.adapters.mqtt_topics import COMMAND_KINDS, DEFAULT_PREFIX
 from edge.blocks.cose import keyring
-from edge.blocks.keys import load_public_key
-from edge.errors import KeyFileError
+from edge.blocks.keys import load_private_key, load_public_key
+from edge.blocks.request import CONSENT_VALUES
+from edge.errors import BlockError, ConfigError, KeyFileError, MqttError, RequestTimeoutError
+from edge.grid.collector import Collector, collect
+from edge.grid.requester import ask, describe_reply, new_request
 from edge.grid.verify import BlockReport, VerifyResult, verify_blocks
 
 if TYPE_CHECKING:  # argparse's class is generic only to type checkers
@@ -24,7 +33,7 @@ def register(subparsers: _SubParsers) -> None:
     """Add the `grid` command and its tools."""
     parser = subparsers.add_parser(
         "grid",
-        help="grid operator tools: verify day blocks",
+        help="grid operator tools: verify, request and collect day blocks",
         description="Tools for the grid operator's side of the day-block exchange.",
     )
     tools = parser.add_subparsers(dest="grid_command", metavar="TOOL", required=True)
@@ -63,7 +72,59 @@ def _register_verify(tools: _SubParsers) -> None:
     parser.set_defaults(func=run_verify)
 
 
-_TOOLS: tuple[Callable[[_SubParsers], None], ...] = (_register_verify,)
+def _add_broker_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--broker", required=True, metavar="URL", help="mqtt://host:port or mqtts://…"
+    )
+    parser.add_argument("--prefix", default=DEFAULT_PREFIX, help=f"topic prefix ({DEFAULT_PREFIX})")
+    parser.add_argument("--protocol", default="5", choices=PROTOCOLS, help="MQTT version (5)")
+    parser.add_argument("--username", default="", help="broker user name")
+    parser.add_argument("--password-file", default="", metavar="FILE", help="password (a file)")
+    parser.add_argument("--ca-file", default="", metavar="PEM", help="CA to verify the broker")
+    parser.add_argument("--client-cert", default="", metavar="PEM", help="TLS client certificate")
+    parser.add_argument("--client-key", default="", metavar="PEM", help="its private key")
+
+
+def _register_request(tools: _SubParsers) -> None:
+    parser = tools.add_parser(
+        "request",
+        help="send a signed readout or consent request to a gateway and print its reply",
+        description="Sign a readout (or consent) request with the grid operator's Ed25519 key, "
+        "publish it on the gateway's command topic and wait for the reply with its request id. "
+        "Exit 0 when answered (also when refused), 1 on timeout, 2 on unusable input.",
+    )
+    parser.add_argument("--key", required=True, type=Path, metavar="PEM", help="operator key")
+    parser.add_argument("--gateway", required=True, metavar="GW", help="gateway id")
+    parser.add_argument("--ap", required=True, metavar="EAN", help="allocation point")
+    parser.add_argument("--type", default="readout", choices=COMMAND_KINDS, dest="kind")
+    parser.add_argument("--consent", choices=sorted(CONSENT_VALUES), help="for --type consent")
+    parser.add_argument("--day", metavar="YYYY-MM-DD", help="the day asked for (readout)")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="S", help="wait (30 s)")
+    _add_broker_options(parser)
+    parser.set_defaults(func=run_request)
+
+
+def _register_collect(tools: _SubParsers) -> None:
+    parser = tools.add_parser(
+        "collect",
+        help="receive, verify and store day blocks from every gateway",
+        description="Subscribe to {prefix}/+/ap/+/day/+, verify each block (signature by kid "
+        "with the keys in DIR/*.pub, contents, chain per gateway and allocation point), store "
+        "it once per (gateway, ap, seq) in an SQLite file and report gaps. One line per block.",
+    )
+    parser.add_argument("--pubkeys", required=True, type=Path, metavar="DIR", help="*.pub keys")
+    parser.add_argument("--db", required=True, type=Path, metavar="FILE", help="SQLite file")
+    parser.add_argument("--until", type=int, metavar="N", help="exit after N blocks stored")
+    parser.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
+    _add_broker_options(parser)
+    parser.set_defaults(func=run_collect)
+
+
+_TOOLS: tuple[Callable[[_SubParsers], None], ...] = (
+    _register_verify,
+    _register_request,
+    _register_collect,
+)
 
 
 def _cose_files(paths: list[Path]) -> Iterator[Path]:
@@ -123,3 +184,83 @@ def _summary(result: VerifyResult, unreadable: int) -> str:
         f"{len(result.gaps)} gap{'' if len(result.gaps) == 1 else 's'}"
         + (f" ({gaps})" if gaps else "")
     )
+
+
+def _settings(args: argparse.Namespace) -> BrokerSettings:
+    return BrokerSettings.from_config(
+        args.broker,
+        protocol=args.protocol,
+        username=args.username,
+        password_file=args.password_file,
+        ca_file=args.ca_file,
+        client_cert=args.client_cert,
+        client_key=args.client_key,
+        key_prefix="--",
+    )
+
+
+def _fail(tool: str, message: str) -> int:
+    print(f"edge-agent grid {tool}: {message}", file=sys.stderr)
+    return 2
+
+
+def run_request(args: argparse.Namespace) -> int:
+    """Send one signed request and print the reply (JSON, then one human line)."""
+    try:
+        key = load_private_key(args.key)
+        request = new_request(
+            args.kind,
+            gateway=args.gateway,
+            ap=args.ap,
+            now=int(time.time()),
+            consent=args.consent,
+            day=args.day,
+        )
+        settings = _settings(args)
+    except (ConfigError, BlockError) as exc:
+        return _fail("request", str(exc))
+    try:
+        with BlockingClient(settings) as client:
+            reply = ask(client, args.prefix, request, key, timeout=args.timeout)
+    except RequestTimeoutError as exc:
+        print(f"timeout: {exc}", file=sys.stderr)
+        return 1
+    except MqttError as exc:
+        return _fail("request", str(exc))
+    print(json.dumps(reply, sort_keys=True))
+    print(describe_reply(reply))
+    return 0
+
+
+def run_collect(args: argparse.Namespace) -> int:
+    """Collect until --until blocks are stored (or forever); exit 1 if --timeout came first."""
+    try:
+        paths = sorted(args.pubkeys.glob("*.pub"))
+        if not paths:
+            raise KeyFileError(f"no *.pub files in {args.pubkeys}")
+        ring = keyring(*(load_public_key(path) for path in paths))
+        settings = _settings(args)
+    except ConfigError as exc:
+        return _fail("collect", str(exc))
+    collector = Collector(args.db, ring, prefix=args.prefix)
+    deadline = None if args.timeout is None else time.time() + args.timeout
+    try:
+        with BlockingClient(settings) as client:
+            summary = collect(
+                client,
+                collector,
+                until=args.until,
+                clock=time.time,
+                out=lambda line: print(line, flush=True),
+                deadline=deadline,
+            )
+    except MqttError as exc:
+        return _fail("collect", str(exc))
+    finally:
+        gaps = collector.gaps()
+        collector.close()
+    print(
+        f"collected: {summary.stored} stored, {summary.duplicates} duplicates, "
+        f"{summary.rejected} rejected, {len(gaps)} gaps"
+    )
+    return 1 if args.until is not None and summary.stored < args.until else 0
