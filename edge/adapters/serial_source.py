@@ -8,7 +8,8 @@ no telegram on a multi-setting preset (`auto`, DSMR 4), the next settings are tr
 every setting has failed, or when a port is lost or cannot be opened, the source backs off
 1 → 2 → 4 … 30 s (reset by a telegram). A device path that vanished (USB re-enumeration, a pty
 closed) is polled during the backoff and retried as soon as it reappears, so a replugged cable
-is picked up within a poll interval whatever the backoff has grown to.
+is picked up within a poll interval whatever the backoff has grown to. A 7-bit line whose driver
+refuses 7E1 is read as 8N1 with bit 7 cleared (the same bytes on the wire).
 """
 
 from __future__ import annotations
@@ -45,7 +46,13 @@ class _Outcome:
 
 
 class SerialSource(SourceWorker):
-    """Reads one P1 port (`/dev/ttyUSB0`, `socket://host:port`, `rfc2217://…`, `loop://`)."""
+    """Reads one P1 port (`/dev/ttyUSB0`, `socket://host:port`, `rfc2217://…`, `loop://`).
+
+    `dialect` picks the line settings, interval and CRC rule (`source_lines.PRESETS`);
+    `interval_s` overrides the interval; the port counts as silent after `silence_intervals`
+    intervals without a telegram. `read_timeout` bounds how late stop and silence are noticed.
+    Raises ConfigError for an unknown dialect or a URL pyserial does not know.
+    """
 
     def __init__(
         self,
