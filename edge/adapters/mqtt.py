@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import ssl
 import threading
 import time
@@ -112,7 +113,11 @@ class _Stop:
     pass
 
 
-_Event = _Connack | _Gone | _Ack | _Suback | _Publish | _Wake | _Stop
+class _Drop:
+    pass
+
+
+_Event = _Connack | _Gone | _Ack | _Suback | _Publish | _Wake | _Stop | _Drop
 
 
 @dataclass(slots=True)
@@ -203,6 +208,12 @@ class GridLink:
     def publish_reply(self, kind: CommandKind, reply: bytes) -> None:
         """Publish a JSON reply (with the request id) on ``…/cmd/{kind}/reply``, QoS 1."""
         self._events.put(_Publish(reply_topic(self.prefix, self.gateway_id, kind), reply, False))
+
+    def drop_connection(self) -> None:
+        """Cut the connection without a DISCONNECT, as a crash or a pulled cable would (the
+        broker then publishes the last will); the link reconnects as usual. For tests and
+        for a watchdog that distrusts a silent connection."""
+        self._events.put(_Drop())
 
     @contextmanager
     def hold(self) -> Iterator[None]:
@@ -370,6 +381,11 @@ class GridLink:
             self._stopping = True
             self._goodbye(session)
             return False
+        if isinstance(event, _Drop):
+            sock = session.client.socket()
+            if isinstance(sock, socket.socket):
+                sock.shutdown(socket.SHUT_RDWR)  # paho notices and reports the loss
+            return True
         if isinstance(event, _Wake | _Publish):
             if isinstance(event, _Publish) and session.connected:
                 self._publish_extra(session, outbox, event)
