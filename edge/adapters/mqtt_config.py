@@ -133,12 +133,28 @@ def read_password(path: str | Path, key: str = "grid.password_file") -> str | No
     return password
 
 
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """An SSL socket that closes itself when its handshake fails.
+
+    paho wraps and handshakes in one step and drops the socket on a failed handshake (a wrong
+    CA, a broker that is not TLS) without closing it: a file descriptor leaked per attempt.
+    """
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
+
+
 def tls_context(settings: BrokerSettings) -> ssl.SSLContext:
     """A client TLS context: verify the server against the CA file (else the system CAs)."""
     try:
         context = ssl.create_default_context(
             ssl.Purpose.SERVER_AUTH, cafile=str(settings.ca_file) if settings.ca_file else None
         )
+        context.sslsocket_class = _ClosingSSLSocket
         if settings.client_cert is not None:
             context.load_cert_chain(str(settings.client_cert), str(settings.client_key))
     except (OSError, ssl.SSLError) as exc:
