@@ -11,16 +11,8 @@ from edge.config.ean import gs1_check_digit, validate_ean, with_check_digit
 from edge.config.loader import load_config, parse_config, prepare_data_dir
 from edge.config.model import Clock, Config, GatewayConfig, SigningConfig
 from edge.config.mqtt import BrokerUrl, GridConfig, LocalConfig, parse_broker, parse_prefix
-from edge.config.points import (
-    AllocationPoint,
-    Dialect,
-    FileSource,
-    MBusSource,
-    Role,
-    SerialSource,
-    Source,
-    parse_source,
-)
+from edge.config.points import AllocationPoint, Dialect, Role
+from edge.config.sources import FileSource, MBusSource, SerialSource, Source, parse_source
 from edge.config.table import SettingError
 from edge.errors import ConfigError
 

@@ -16,8 +16,23 @@ from pathlib import Path
 from typing import TypeVar
 
 from edge.config.ean import validate_ean
-from edge.config.table import Section, describe, fail, resolve, suggestion
+from edge.config.sources import FileSource, MBusSource, SerialSource, Source, parse_source
+from edge.config.table import Section, describe, fail, suggestion
 from edge.policy import Regime, parse_regime
+
+# The source types are re-exported: callers (the agent) import them from here too.
+__all__ = [
+    "MAX_SECONDARIES",
+    "AllocationPoint",
+    "Dialect",
+    "FileSource",
+    "MBusSource",
+    "Role",
+    "SerialSource",
+    "Source",
+    "parse_points",
+    "parse_source",
+]
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -53,31 +68,6 @@ ENCRYPTED_DIALECTS = frozenset({Dialect.SMARTY, Dialect.SAGEMCOM})
 
 
 @dataclass(frozen=True, slots=True)
-class SerialSource:
-    """A pyserial URL or device path, e.g. `/dev/p1-main` or `socket://10.0.0.5:2000`."""
-
-    url: str
-
-
-@dataclass(frozen=True, slots=True)
-class FileSource:
-    """A capture file, read as fast as possible (`file:PATH`); the path is absolute."""
-
-    path: Path
-
-
-@dataclass(frozen=True, slots=True)
-class MBusSource:
-    """An M-Bus electricity meter (channel 1–4) in another point's telegrams (`mbus:EAN:N`)."""
-
-    ean: str
-    channel: int
-
-
-Source = SerialSource | FileSource | MBusSource
-
-
-@dataclass(frozen=True, slots=True)
 class AllocationPoint:
     """One `[[allocation_point]]`: a meter and the allocation point it measures.
 
@@ -102,10 +92,6 @@ class AllocationPoint:
 
 POINT_KEYS = ("ean", "role", "source", "dialect", "key", "auth_key", "regime", "name")
 
-# pyserial's URL handlers (serial_for_url); host:port is required for the network ones.
-_NETWORK_SCHEMES = ("socket", "rfc2217")
-_OTHER_SCHEMES = ("loop", "spy", "hwgrep", "alt", "cp2110")
-_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^:/?#\s]+):(?P<port>\d{1,5})(?:[/?].*)?$")
 _HEX_KEY = re.compile(r"^[0-9A-Fa-f]{32}$")
 
 
@@ -200,49 +186,6 @@ def _check_keys(
             section.key(name),
             f"dialect {dialect.value!r} is not encrypted; remove the key or use smarty/sagemcom",
         )
-
-
-def parse_source(text: str, key: str, base_dir: Path) -> Source:
-    """`file:PATH`, `mbus:EAN:CHANNEL`, a pyserial URL or an absolute device path."""
-    if text.startswith("file:"):
-        path = text[len("file:") :]
-        if not path:
-            fail(key, "file: needs a path, e.g. file:captures/main.txt")
-        return FileSource(resolve(path, base_dir))
-    if text.startswith("mbus:"):
-        return _mbus(text, key)
-    if "://" in text:
-        return _serial_url(text, key)
-    if Path(text).is_absolute() or re.fullmatch(r"COM\d+", text):
-        return SerialSource(text)
-    fail(
-        key,
-        f"{text!r} is not a source; use a device path (/dev/ttyUSB0), a pyserial URL "
-        "(socket://host:port, rfc2217://host:port, loop://), file:PATH or mbus:EAN:CHANNEL",
-    )
-
-
-def _mbus(text: str, key: str) -> MBusSource:
-    parts = text.split(":")
-    if len(parts) != 3 or not parts[2].isdigit():
-        fail(key, f"{text!r}: expected mbus:<EAN of the point whose meter sends it>:<channel 1-4>")
-    channel = int(parts[2])
-    if not 1 <= channel <= 4:
-        fail(key, f"{text!r}: M-Bus channel {channel} does not exist; use 1-4")
-    return MBusSource(parts[1], channel)
-
-
-def _serial_url(text: str, key: str) -> SerialSource:
-    scheme, _, rest = text.partition("://")
-    if scheme in _NETWORK_SCHEMES:
-        match = _HOST_PORT.match(rest)
-        if match is None or not 1 <= int(match["port"]) <= 65535:
-            fail(key, f"{text!r}: expected {scheme}://host:port with a port 1-65535")
-        return SerialSource(text)
-    if scheme in _OTHER_SCHEMES:
-        return SerialSource(text)
-    schemes = ", ".join(f"{s}://" for s in (*_NETWORK_SCHEMES, *_OTHER_SCHEMES))
-    fail(key, f"{text!r}: unknown URL scheme {scheme!r}; pyserial knows {schemes}")
 
 
 def _check_roles(points: Sequence[AllocationPoint]) -> None:
