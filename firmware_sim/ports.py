@@ -12,6 +12,7 @@ import os
 import select
 import socket
 import sys
+import termios
 import time
 import tty
 from collections.abc import Callable
@@ -68,16 +69,21 @@ class PtyPort:
     The simulator keeps the slave open itself so that the line stays configured (raw, no CRLF
     translation) and writes never fail while no reader is attached. `link`, if given, is a
     symlink kept pointing at the current slave, so a replug appears "at the same path".
+    Paced (`blocking=False`), a meter never waits for its reader: when the tty buffer is full
+    the unread old bytes are flushed, as they would be lost on a real line. At `max` speed the
+    full buffer is the back-pressure.
     """
 
-    def __init__(self, link: str | None = None) -> None:
+    def __init__(self, link: str | None = None, blocking: bool = True) -> None:
         self._link = link
+        self._blocking = blocking
         self._master = -1
         self._slave = -1
 
     def open(self) -> str:
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
+        os.set_blocking(self._master, self._blocking)
         path = os.ttyname(self._slave)
         if self._link:
             tmp = self._link + ".tmp"
@@ -89,8 +95,16 @@ class PtyPort:
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
+        flushed = False
         while view:
-            n = os.write(self._master, view)
+            try:
+                n = os.write(self._master, view)
+            except BlockingIOError:
+                if flushed:
+                    return  # nobody reads and the buffer stays full: the rest is lost
+                termios.tcflush(self._slave, termios.TCIFLUSH)
+                flushed = True
+                continue
             view = view[n:]
 
     def unplug(self) -> None:
@@ -165,7 +179,7 @@ def make_port(text: str, max_speed: bool) -> Port:
     """`pty`, `pty:LINK`, `file:PATH`, `tcp:PORT`, `stdout`."""
     kind, _, arg = text.partition(":")
     if kind == "pty":
-        return PtyPort(arg or None)
+        return PtyPort(arg or None, blocking=max_speed)
     if kind == "file" and arg:
         return FilePort(arg)
     if kind == "tcp" and arg.isdigit():
