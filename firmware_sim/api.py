@@ -67,12 +67,16 @@ def render_to_file(path: str | Path, dialect: str = "dsmr5", **options: Any) -> 
     """Like `render`, writing the stream to `path` and keeping only times and truth."""
     plan = build(Options(dialect=dialect, **options))
     out = Rendered(plan.spec)
+    pending: list[bytes] = []  # one write per few thousand telegrams, not per telegram
     with open(path, "wb") as fh:
-        write = fh.write
         for item in meter_items(plan.spec, plan.start, plan.end, plan.faults):
             if isinstance(item, Telegram):
-                write(item.data)
+                pending.append(item.data)
                 out.times.append(item.t)
+                if len(pending) >= 4096:
+                    fh.write(b"".join(pending))
+                    pending.clear()
             elif isinstance(item, Truth):
                 out.truth.extend(item.rows)
+        fh.write(b"".join(pending))
     return out
