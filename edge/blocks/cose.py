@@ -6,7 +6,8 @@ unprotected header, the payload attached, and the signature over
 ``["Signature1", protected, b"", payload]``. The verifier works on the received bytes as they
 are (never re-serialised) and is strict: it accepts only the shortest encoding of the envelope
 with nothing after it, so one message has exactly one spelling. It decodes once with cbor2 and
-verifies once with cryptography; that keeps it near the cost of the Ed25519 check itself.
+checks the signature once (`edge.blocks.ed25519`: libsodium if installed, else cryptography);
+that keeps it near the cost of the Ed25519 check itself.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from edge.blocks import ed25519
 from edge.errors import BlockError, SignatureError
 
 COSE_SIGN1_TAG = 18
@@ -178,7 +180,7 @@ def verify(
             raise SignatureError(f"unknown kid {kid.hex()}")
         key = found
     try:
-        key.verify(signature, _to_be_signed(protected, payload))
+        ed25519.check(key, signature, _to_be_signed(protected, payload))
     except InvalidSignature:
         raise SignatureError(f"signature does not verify (kid {kid.hex()})") from None
     return VerifiedMessage(protected=header, payload=payload, kid=kid, content_type=found_type)
