@@ -8,13 +8,13 @@ microseconds per telegram, which is what lets a DSMR 5 day render in well under 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from firmware_sim.clock import I64, LONG_FAILURE, dst_letter, offset_at, stamp
+from firmware_sim.clock import I64, LONG_FAILURE, stamp
 from firmware_sim.crc import crc16_arc
 from firmware_sim.meter import MeterSpec
 from firmware_sim.simulate import Block
@@ -116,10 +116,3 @@ def render_block(spec: MeterSpec, block: Block, dialect: Dialect, crc: bool) -> 
     if len(block.t) == 0:
         return []
     return finish(dialect(spec, block), crc)
-
-
-def letter_at(t: int, tz: str) -> str:
-    return dst_letter(offset_at(t, tz))
-
-
-__all__: Sequence[str] = ("Lines", "Template", "finish", "render_block")
