@@ -17,7 +17,7 @@ from typing import Any
 import cbor2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from edge.blocks.cose import decode_envelope, sign, verify
+from edge.blocks.cose import HEADER_KID, decode_envelope, sign, verify
 from edge.errors import BlockError, SignatureError
 
 REQUEST_CONTENT_TYPE = "application/vnd.p1edge.request+cbor"
@@ -140,4 +140,4 @@ def _unverified(cose_bytes: bytes, problem: str) -> OpenedRequest:
         request: Request | None = decode_request(payload)
     except BlockError:
         request = None
-    return OpenedRequest(request, signature_valid=False, kid=header[4], problem=problem)
+    return OpenedRequest(request, signature_valid=False, kid=header[HEADER_KID], problem=problem)

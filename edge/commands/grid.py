@@ -168,8 +168,11 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def _line(report: BlockReport) -> str:
     verdict = "ok  " if report.ok else "FAIL"
-    where = f"{report.gw}/{report.ap} seq={report.seq} day={report.day} n={report.n}"
-    text = f"{verdict}  {report.source}  {where} kid={report.kid}"
+    text = f"{verdict}  {report.source}"
+    if report.seq is not None:  # the payload could be read: say which block it is
+        text += f"  {report.gw}/{report.ap} seq={report.seq} day={report.day} n={report.n}"
+    if report.kid is not None:
+        text += f" kid={report.kid}"
     details = [*report.problems, *(f"note: {n}" for n in report.notes)]
     return f"{text}: {'; '.join(details)}" if details else text
 
@@ -177,7 +180,10 @@ def _line(report: BlockReport) -> str:
 def _summary(result: VerifyResult, unreadable: int) -> str:
     total = len(result.reports) + unreadable
     failed = result.failures + unreadable
-    gaps = "; ".join(f"{g.gw}/{g.ap} seq {g.first}-{g.last} missing" for g in result.gaps)
+    gaps = "; ".join(
+        f"{g.gw}/{g.ap} seq {g.first}{'' if g.first == g.last else f'-{g.last}'} missing"
+        for g in result.gaps
+    )
     verdict = "FAILED" if failed else "OK"
     return (
         f"{verdict}: {total} blocks, {total - failed} verified, {failed} failed, "
