@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.adapters.mqtt_blocking import BlockingClient
+from edge.adapters.mqtt_blocking import BlockingClient, Message
 from edge.adapters.mqtt_config import BrokerSettings
 from edge.adapters.mqtt_topics import day_topic, status_topic
 from edge.errors import ConfigError, MqttError
@@ -50,15 +50,20 @@ def test_the_gateway_may_write_only_under_its_prefix(broker: Broker, tmp_path: P
         assert (failure.topic, failure.error) == (foreign, "Not authorized (0x87)")
         [entry] = outbox.entries()
         assert entry.topic == foreign and entry.attempts >= 1
-        alarmed = read_until(
-            operator,
-            lambda m: m.topic == status_topic(PREFIX, "gw-acl") and status_of(m)["alarms"] != [],
-        )
-        alarm = status_of(alarmed[-1])["alarms"][0]
+        seen: list[Message] = []
+
+        def alarmed(message: Message) -> bool:
+            return message.topic == status_topic(PREFIX, "gw-acl") and bool(
+                status_of(message)["alarms"]
+            )
+
+        while not (any(map(alarmed, seen)) and mine in [m.topic for m in seen]):
+            seen += read_until(operator, lambda m: alarmed(m) or m.topic == mine)
+        status_message = next(m for m in seen if alarmed(m))
+        alarm = status_of(status_message)["alarms"][0]
         assert alarm["alarm"] == "publish-refused" and alarm["error"] == "Not authorized (0x87)"
-        assert status_of(alarmed[-1])["outbox"]["depth"] == 1
-        assert mine in [m.topic for m in alarmed]
-        assert foreign not in [m.topic for m in alarmed]
+        assert status_of(status_message)["outbox"]["depth"] >= 1
+        assert foreign not in [m.topic for m in seen]
 
 
 def test_mqtt_3_1_1_connects_but_cannot_see_refusals(broker: Broker, tmp_path: Path) -> None:

@@ -234,6 +234,7 @@ def make_broker(
     binary = mosquitto_binary()
     if binary is None:
         raise RuntimeError(SKIP_REASON)
+    workdir.mkdir(parents=True, exist_ok=True)
     broker = Broker(binary, workdir, port or free_port(), users=dict(users or {}))
     if tls:
         broker.ca = TestCA(workdir)
