@@ -69,6 +69,8 @@ def secondaries_exceed_primary(main: Volume, secondaries: Sequence[Volume]) -> b
     (a PV secondary's export consumed in the house is fine: it lowers that sum).
     """
     sec_net = sum(v.net for v in secondaries)
-    largest = max([main.imported, main.exported] + [max(v.imported, v.exported) for v in secondaries])
+    flows = [main.imported, main.exported]
+    flows += [max(v.imported, v.exported) for v in secondaries]
+    largest = max(flows)
     tolerance = largest * ACCURACY[0] // ACCURACY[1] + 1 + len(secondaries)
     return sec_net > main.net + tolerance

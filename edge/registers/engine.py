@@ -125,13 +125,16 @@ class MeterEngine:
             closed = self._settle_until(t, registers, interpolate=False, gap_flags=gap_flags)
             self._last_regs = None  # R1 compares readings of one meter only
         elif self._pending is None:
-            self._pending = ceil_boundary(t)
+            self._pending = t - t % STEP
+            self._meter = meter
+            if self._pending < t:  # R6: the boundary before the first reading is an explicit gap
+                closed = [self._settle(self._pending, MISSING, None, set())]
         elif t >= self._pending:
             closed = self._settle_until(t, registers, interpolate=True, gap_flags=gap_flags)
         if gap_flags and self._pending != t + STEP:  # the gap reaches into the open interval
             self._open.flags |= gap_flags
         self._observe(t, registers, meter, power_w, received)
-        if self._pending == t and not closed:  # the very first reading sits on a boundary
+        if self._pending == t and last_t is None:  # the very first reading sits on a boundary
             closed = self._settle_until(t, registers, interpolate=False, gap_flags=set())
         return closed
 

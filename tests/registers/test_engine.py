@@ -176,3 +176,14 @@ def test_allocation_primary_minus_secondaries() -> None:
     assert allocate_primary(main, [pv, None]).offtake is None
     assert not secondaries_exceed_primary(main, [pv, ev])
     assert secondaries_exceed_primary(main, [volume(b(0, 0, 0), b(900, 5000, 0))])  # type: ignore[list-item]
+
+
+def test_first_reading_after_a_boundary_leaves_that_boundary_explicitly_missing() -> None:
+    engine = MeterEngine("ap", interval_s=1)
+    closed = run(engine, [(B0 + 10, 10), (B0 + 900, 900)])
+    assert [(c.boundary.utc, c.boundary.status) for c in closed] == [
+        (B0, MISSING),
+        (B0 + 900, MEASURED),
+    ]
+    interval = closed[1].interval
+    assert interval is not None and interval.status == MISSING
