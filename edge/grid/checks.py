@@ -66,7 +66,7 @@ def _check_scalars(d: dict[str, Any], problems: list[str]) -> None:
     for name in ("gw", "ap", "meter"):
         if type(d[name]) is not str or not d[name]:
             problems.append(f"{name} must be non-empty text")
-    if d["role"] not in ROLES:
+    if not _is_one_of(d["role"], ROLES):
         problems.append(f"role {d['role']!r} is not primary/secondary")
     if d["step"] != STEP_SECONDS:
         problems.append(f"step {d['step']!r} is not {STEP_SECONDS}")
@@ -77,8 +77,12 @@ def _check_scalars(d: dict[str, Any], problems: list[str]) -> None:
         problems.append(f"seq {seq!r} is not an integer >= {FIRST_SEQ}")
     if prev is not None and (type(prev) is not bytes or len(prev) != HASH_SIZE):
         problems.append("prev is neither null nor a 32-byte hash")
-    if d["time_sync"] not in TIME_SYNC_SOURCES:
+    if not _is_one_of(d["time_sync"], TIME_SYNC_SOURCES):
         problems.append(f"time_sync {d['time_sync']!r} is not one of {sorted(TIME_SYNC_SOURCES)}")
+
+
+def _is_one_of(value: Any, allowed: frozenset[str]) -> bool:
+    return type(value) is str and value in allowed  # a list or map is unhashable: no `in`
 
 
 def _check_created(created: Any, end: datetime, problems: list[str]) -> None:

@@ -10,9 +10,11 @@ from typing import Any
 import cbor2
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edge.blocks.chain import block_hash
-from edge.blocks.cose import DAY_CONTENT_TYPE, keyring, sign, verify
+from edge.blocks.cose import DAY_CONTENT_TYPE, key_id, keyring, sign, verify
 from edge.blocks.payload import decode_payload
 from edge.grid.verify import Gap, VerifyResult, check_block, verify_blocks
 from tests.blocks.factory import AP, GW, make_chain
@@ -252,3 +254,51 @@ def test_garbage_input_is_a_failure_not_a_crash(ring: Ring) -> None:
 def test_end_of_day_boundary_is_allowed(key: Ed25519PrivateKey, ring: Ring) -> None:
     block = resign(make_chain(key, 1)[0], key, lambda p: p.update(created="2026-03-01T23:00:00Z"))
     assert check_block(block, ring).ok
+
+
+def test_a_gateway_may_sign_only_for_itself(key: Ed25519PrivateKey) -> None:
+    other = Ed25519PrivateKey.generate()
+    ring = keyring(key.public_key(), other.public_key())
+    blocks = make_chain(key, 2)
+    owners = {GW: key_id(key)}
+    assert run(blocks, ring, gateway_kids=owners).ok
+    assert not run(blocks, ring, gateway_kids={GW: key_id(other)}).ok
+    report = check_block(make_chain(other, 1)[0], ring, gateway_kids=owners)
+    assert report.problems == (f"kid {key_id(other).hex()} is not the key of gateway '{GW}'",)
+
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**64), 2**64)
+    | st.floats()
+    | st.text(max_size=12)
+    | st.binary(max_size=40)
+)
+_cbor_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=12,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_signed_payload_gives_a_report_never_a_crash(
+    key: Ed25519PrivateKey, ring: Ring, data: st.DataObject
+) -> None:
+    payload = decode_payload(verify(make_chain(key, 1)[0], ring).payload)
+    for name in data.draw(st.lists(st.sampled_from(sorted(payload)), min_size=1, max_size=4)):
+        payload[name] = data.draw(_cbor_values)
+    readings = payload["readings"]
+    if type(readings) is dict and readings and data.draw(st.booleans()):
+        register = data.draw(st.sampled_from(sorted(readings)))
+        readings[register] = data.draw(st.lists(_cbor_values, max_size=98))
+    block = sign(cbor2.dumps(payload, canonical=True), key, DAY_CONTENT_TYPE)
+    other = make_chain(key, 2)
+    result = run([other[0], block, other[1]], ring, gateway_kids={GW: key_id(key)})
+    assert [r.source for r in result.reports] == ["b0", "b1", "b2"]
+    assert result.reports[0].ok  # the neighbours' verdicts do not depend on the odd one
+    assert all(type(p) is str for r in result.reports for p in r.problems)
