@@ -77,6 +77,8 @@ class Agent:
         self.ingestor = self._build_ingestor()
         self.now = 0
         self.stopped = False
+        self.exit_code = 0  # a hook may set it (e.g. blocks the broker refused)
+        self.drain_timeout = 60.0  # --until-eof: how long to wait for the outbox to empty
 
     # -- wiring ---------------------------------------------------------------------------------
 
@@ -150,7 +152,7 @@ class Agent:
                     break
         finally:
             self._shutdown()
-        return 0
+        return self.exit_code
 
     def _next_batch(self) -> SourceBatch | None:
         try:

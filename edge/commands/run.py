@@ -11,6 +11,7 @@ from edge.agent import Agent, capture_sources
 from edge.commands.common import add_config_argument, config_or_exit, fail
 from edge.errors import ConfigError, EdgeError
 from edge.progress import ProgressBar
+from edge.release import attach_release
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,6 +21,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--until-eof",
         action="store_true",
         help="stop when every file: source has ended and nothing is left to do",
+    )
+    run_parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="with --until-eof: wait at most S seconds for the outbox to empty (60)",
     )
     run_parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     run_parser.set_defaults(func=run)
@@ -50,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
     config = config_or_exit(args.config)
     try:
         agent = Agent(config, until_eof=args.until_eof)
+        agent.drain_timeout = args.drain_timeout
+        if config.grid is not None:  # without a grid operator nothing is released
+            attach_release(agent)
         return agent.run()
     except (ConfigError, EdgeError) as exc:
         fail(str(exc))

@@ -59,4 +59,16 @@ MIGRATIONS: list[tuple[str, ...]] = [
             PRIMARY KEY (ap, seq)
         ) WITHOUT ROWID""",
     ),
+    # 3: the readout policy's state (edge.store.policy) and the customer's consumer log
+    (
+        """CREATE TABLE policy_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            state TEXT NOT NULL
+        )""",
+        """CREATE TABLE consumer_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at_utc INTEGER NOT NULL,
+            entry TEXT NOT NULL
+        )""",
+    ),
 ]

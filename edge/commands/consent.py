@@ -1,0 +1,74 @@
+"""`edge-agent consent` (the customer's opt-out) and `edge-agent log` (the consumer log)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from edge.commands.common import add_config_argument, config_or_exit, fail, open_store_or_exit
+from edge.policy import point_status, render_log, set_consent
+from edge.store.outbox import Outbox
+from edge.store.policy import append_log, load_state, read_log, save_state
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    consent = subparsers.add_parser(
+        "consent",
+        help="opt an allocation point out of (or back into) the grid operator's readout",
+        description="An opt-out takes effect at once: undelivered blocks of the point are "
+        "deleted, and days recorded while opted out are never released.",
+    )
+    add_config_argument(consent)
+    consent.add_argument("--ap", required=True, metavar="EAN")
+    consent.add_argument("action", choices=("opt-out", "opt-in", "show"))
+    consent.set_defaults(func=run_consent)
+
+    log = subparsers.add_parser("log", help="show the consumer log: releases, refusals, consent")
+    add_config_argument(log)
+    log.add_argument("--ap", metavar="EAN", help="only this allocation point")
+    log.add_argument("--json", action="store_true", help="one JSON object per line")
+    log.set_defaults(func=run_log)
+
+
+def run_consent(args: argparse.Namespace) -> int:
+    config = config_or_exit(args.config)
+    if args.ap not in {p.ean for p in config.points}:
+        fail(f"--ap {args.ap} is not an allocation point of {args.config}")
+    conn = open_store_or_exit(config)
+    if args.action == "show":
+        shown = point_status(load_state(conn), config.policy)[args.ap]
+        print(json.dumps({"ap": args.ap, **shown}))
+        return 0
+    now = datetime.now(UTC)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        state = load_state(conn)
+        outcome = set_consent(
+            state, now, config.policy, args.ap, opted_out=args.action == "opt-out", by="customer"
+        )
+        deleted = sum(Outbox(conn).delete_for_ap(ap) for ap in outcome.delete_outbox)
+        save_state(conn, outcome.state)
+        append_log(conn, outcome.log)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    done = "opted out" if args.action == "opt-out" else "opted in"
+    extra = f"; {deleted} undelivered blocks deleted" if args.action == "opt-out" else ""
+    print(f"{args.ap} {done}{extra}")
+    return 0
+
+
+def run_log(args: argparse.Namespace) -> int:
+    config = config_or_exit(args.config)
+    conn = open_store_or_exit(config)
+    entries = read_log(conn, args.ap)
+    if args.json:
+        for entry in entries:
+            print(json.dumps(entry.to_json()))
+        return 0
+    text = render_log(entries, ZoneInfo(config.gateway.timezone))
+    print(text if text else "(the log is empty)")
+    return 0

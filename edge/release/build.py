@@ -1,0 +1,54 @@
+"""A local day of one allocation point, from the store into a day block's content.
+
+Every boundary of the day appears: a boundary the store does not have (never settled, or before
+the gateway was installed) is a missing reading, and an interval without a stored row is
+missing. Nothing is filled in: the block says what was measured, interpolated or missing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from edge.blocks.payload import REGISTERS, DayReadings
+from edge.registers import MISSING, STEP, day_range
+from edge.store.registers import boundaries, intervals
+
+UNKNOWN_METER = "unknown"
+
+
+def day_readings(
+    conn: sqlite3.Connection, *, gw: str, ap: str, role: str, day: date, tz: str
+) -> DayReadings:
+    """The day block content of `ap` for the local `day`."""
+    start, end = day_range(day, ZoneInfo(tz))
+    n = (end - start) // STEP
+    stored = {b.utc: b for b in boundaries(conn, ap, start, end)}
+    columns: list[list[int | None]] = [[] for _ in REGISTERS]
+    meter = UNKNOWN_METER
+    for k in range(n + 1):
+        boundary = stored.get(start + k * STEP)
+        regs = boundary.registers if boundary is not None else None
+        for column, value in zip(columns, regs or (None,) * 4, strict=True):
+            column.append(value)
+        if boundary is not None and boundary.meter:
+            meter = boundary.meter  # the meter at the end of the day (after a replacement)
+    closed = {i.start: i for i in intervals(conn, ap, start, end)}
+    status, flags = [], []
+    for k in range(n):
+        interval = closed.get(start + k * STEP)
+        status.append(interval.status if interval is not None else MISSING)
+        flags.append(tuple(interval.flags) if interval is not None else ())
+    return DayReadings(
+        gw=gw,
+        ap=ap,
+        role=role,
+        meter=meter,
+        day=day,
+        tz=tz,
+        start=datetime.fromtimestamp(start, UTC),
+        readings={name: tuple(column) for name, column in zip(REGISTERS, columns, strict=True)},
+        status=tuple(status),
+        flags=tuple(flags),
+    )

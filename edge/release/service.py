@@ -1,0 +1,271 @@
+"""The release shell: carries out the readout policy's decisions against store, signer and link.
+
+Strategy: the pure policy decides (push, pull, consent); this module performs each `Outcome` in
+ONE database transaction — blocks signed and archived, outbox entries queued or deleted, policy
+state and consumer log written — and only then wakes the MQTT link and publishes the reply. The
+policy state is re-read inside that transaction, so `edge-agent consent` from another process is
+never overwritten. Everything runs on the agent's main thread; the link's network thread only
+queues incoming commands.
+
+Time: with the gateway clock, "now" is the clock and a day is complete one horizon (1 h) after
+midnight, when every boundary of it has settled. With meter time, "now" is the slowest meter's
+newest reading: every boundary before it has settled by that meter's own telegrams.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from edge.adapters.mqtt import Command, GridLink
+from edge.adapters.mqtt_topics import day_topic
+from edge.blocks.cose import DAY_CONTENT_TYPE, keyring, sign
+from edge.blocks.payload import encode_payload
+from edge.blocks.request import open_request
+from edge.config.model import Clock
+from edge.errors import OutboxFullError
+from edge.policy import (
+    Outcome,
+    PolicyConfig,
+    Release,
+    Request,
+    handle_request,
+    point_status,
+    push,
+    set_consent,
+)
+from edge.registers import local_day
+from edge.registers.engine import HORIZON_S
+from edge.release.build import day_readings
+from edge.store.outbox import Outbox, archive_block, last_block
+from edge.store.policy import append_log, load_state, save_state
+from edge.store.registers import first_boundary
+
+if TYPE_CHECKING:
+    from edge.agent import Agent
+
+LOG: Final = logging.getLogger("edge.release")
+SYNC_MARKER: Final = Path("/run/systemd/timesync/synchronized")
+
+
+class ReleaseService:
+    """Push and pull releases, consent and the grid status of one agent."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        *,
+        signing_key: Ed25519PrivateKey,
+        operator_keys: list[Ed25519PublicKey],
+        link: GridLink | None,
+    ) -> None:
+        self.agent = agent
+        self.config = agent.config
+        self.conn = agent.conn
+        self.tz = ZoneInfo(self.config.gateway.timezone)
+        self.meter_clock = self.config.gateway.clock is Clock.METER
+        settle = timedelta(0) if self.meter_clock else timedelta(seconds=HORIZON_S + 60)
+        self.policy: PolicyConfig = replace(self.config.policy, settle=settle)
+        self.signing_key = signing_key
+        self.operator_keys = keyring(*operator_keys)
+        self.link = link
+        self.outbox = Outbox(self.conn)
+        self.commands: queue.Queue[Command] = queue.Queue()
+        self.alarms: list[str] = []
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    def on_command(self, command: Command) -> None:
+        """Called on the link's network thread: only queue."""
+        self.commands.put(command)
+
+    def tick(self, _now: int) -> None:
+        now = self.policy_now()
+        if now is None:
+            return
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                break
+            self.handle_command(command, now)
+        state = load_state(self.conn)
+        outcome = push(state, now, self.policy, self.first_data())
+        if outcome.releases or outcome.state != state:
+            self.perform(outcome)
+        self.publish_status()
+
+    def policy_now(self) -> datetime | None:
+        """The instant up to which every point's registers are final (see the module text)."""
+        if not self.meter_clock:
+            return datetime.now(UTC)
+        ingestor = self.agent.ingestor
+        times = [c.last_meter_time for c in ingestor.counters.values()]
+        known = [t for t in times if t is not None]
+        if not known:
+            return None
+        slowest = ingestor.latest if self.agent.stopped or self._all_read() else min(known)
+        return datetime.fromtimestamp(slowest, UTC)
+
+    def _all_read(self) -> bool:
+        workers = [w for ws in self.agent.sources.values() for w in ws]
+        return bool(workers) and all(w.eof for w in workers)
+
+    def first_data(self) -> dict[str, date]:
+        days = {}
+        for point in self.config.points:
+            first = first_boundary(self.conn, point.ean)
+            if first is not None:
+                days[point.ean] = local_day(first, self.tz)
+        return days
+
+    # -- commands -------------------------------------------------------------------------------
+
+    def handle_command(self, command: Command, now: datetime) -> None:
+        opened = open_request(command.payload, self.operator_keys)
+        request = opened.request
+        if request is None:
+            LOG.warning("unreadable %s request ignored: %s", command.kind, opened.problem)
+            return
+        # The operator signs with real time. In meter time (replays, demos) the request's window
+        # is moved by the distance between the two clocks, so it is judged as it was received.
+        shift = datetime.now(UTC) - now if self.meter_clock else timedelta(0)
+        policy_request = Request(
+            type=request.type,  # type: ignore[arg-type]
+            gw=request.gw,
+            ap=request.ap,
+            request_id=request.id,
+            issued_at=datetime.fromtimestamp(request.iat, UTC) - shift,
+            expires_at=datetime.fromtimestamp(request.exp, UTC) - shift,
+            signature_valid=opened.signature_valid,
+            consent=request.consent,  # type: ignore[arg-type]
+            day=date.fromisoformat(request.day) if request.day else None,
+        )
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            state = load_state(self.conn)
+            outcome = handle_request(state, now, self.policy, policy_request, self.first_data())
+            self._perform_in_transaction(outcome, now)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        if self.link is not None:
+            self.link.wake()
+            if outcome.reply is not None:
+                reply = json.dumps(outcome.reply.to_json()).encode()
+                self.link.publish_reply(command.kind, reply)
+
+    # -- performing outcomes --------------------------------------------------------------------
+
+    def perform(self, outcome: Outcome) -> None:
+        """Carry out an outcome atomically; a full outbox rolls the whole release back."""
+        now = self.policy_now() or datetime.now(UTC)
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._perform_in_transaction(outcome, now)
+            self.conn.execute("COMMIT")
+        except OutboxFullError as exc:
+            self.conn.execute("ROLLBACK")
+            self._alarm("outbox-full")
+            LOG.error("release postponed: %s", exc)
+            return
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        if "outbox-full" in self.alarms:
+            self.alarms.remove("outbox-full")
+        if self.link is not None:
+            self.link.wake()
+
+    def _perform_in_transaction(self, outcome: Outcome, now: datetime) -> None:
+        for release in outcome.releases:
+            self._release(release, now)
+        for ap in outcome.delete_outbox:
+            dropped = self.outbox.delete_for_ap(ap)
+            LOG.info("%s opted out: %d undelivered blocks deleted", ap, dropped)
+        save_state(self.conn, outcome.state)
+        append_log(self.conn, outcome.log)
+
+    def _release(self, release: Release, now: datetime) -> None:
+        point = self.config.point(release.ap)
+        prefix = self.config.grid.prefix if self.config.grid else "p1edge/v1"
+        for period in release.periods:
+            if not period.is_day:
+                # The monthly block format is not defined yet: recorded, logged, not sent.
+                LOG.warning("%s: monthly block for %s not supported yet", release.ap, period)
+                continue
+            readings = day_readings(
+                self.conn,
+                gw=self.config.gateway.id,
+                ap=release.ap,
+                role=str(point.role),
+                day=period.first,
+                tz=self.config.gateway.timezone,
+            )
+            previous = last_block(self.conn, release.ap)
+            seq = previous.seq + 1 if previous else 1
+            payload = encode_payload(
+                readings,
+                seq=seq,
+                prev=previous.sha256 if previous else None,
+                created=max(now, readings.start + timedelta(seconds=900 * readings.n)),
+                time_sync=self._time_sync(),
+            )
+            cose = sign(payload, self.signing_key, DAY_CONTENT_TYPE)
+            archive_block(self.conn, ap=release.ap, seq=seq, period=str(period), cose=cose, now=now)
+            topic = day_topic(prefix, self.config.gateway.id, release.ap, period.first)
+            self.outbox.enqueue(release.ap, topic, cose, now=now)
+
+    def _time_sync(self) -> str:
+        if self.meter_clock:
+            return "meter"
+        return "ntp" if SYNC_MARKER.exists() else "none"
+
+    # -- consent and status ---------------------------------------------------------------------
+
+    def consent(self, ap: str, *, opted_out: bool) -> None:
+        """A customer's local consent change (also used by `edge-agent consent`)."""
+        now = datetime.now(UTC)
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            state = load_state(self.conn)
+            outcome = set_consent(state, now, self.policy, ap, opted_out=opted_out, by="customer")
+            self._perform_in_transaction(outcome, now)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def status_fields(self) -> dict[str, Any]:
+        state = load_state(self.conn)
+        points = point_status(state, self.policy)
+        depth = {ap: len(self.outbox.entries(ap)) for ap in points}
+        for ap, fields in points.items():
+            fields["outbox_depth"] = depth[ap]  # type: ignore[assignment]
+            fields["opted_out"] = fields.get("consent") == "opted-out"  # type: ignore[assignment]
+            fields["alarms"] = list(self.alarms)  # type: ignore[assignment]
+            fields["last_telegram_utc"] = _iso(self.agent.ingestor.counters[ap].last_meter_time)
+        return {"points": points}
+
+    def publish_status(self) -> None:
+        if self.link is not None:
+            self.link.publish_status(self.status_fields())
+
+    def _alarm(self, name: str) -> None:
+        if name not in self.alarms:
+            self.alarms.append(name)
+
+
+def _iso(epoch: int | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
