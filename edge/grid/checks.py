@@ -10,11 +10,13 @@ R5), and a flagged decrease is reported as a note.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from itertools import chain
 from typing import Any
+
+import cbor2
 
 from edge.blocks.days import STEP_SECONDS, VALID_INTERVAL_COUNTS, day_layout, utc_text
 from edge.blocks.payload import (
@@ -39,7 +41,7 @@ def expected_layout(day_text: str, tz: str) -> tuple[str, int, datetime]:
     return utc_text(start), n, start + timedelta(seconds=STEP_SECONDS * n)
 
 
-def payload_problems(d: dict[str, Any]) -> tuple[list[str], list[str]]:
+def payload_problems(d: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     """Check a decoded payload (outline already checked); returns (problems, notes)."""
     problems: list[str] = []
     notes: list[str] = []
@@ -62,7 +64,7 @@ def payload_problems(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     return problems, notes
 
 
-def _check_scalars(d: dict[str, Any], problems: list[str]) -> None:
+def _check_scalars(d: Mapping[str, Any], problems: list[str]) -> None:
     for name in ("gw", "ap", "meter"):
         if type(d[name]) is not str or not d[name]:
             problems.append(f"{name} must be non-empty text")
@@ -70,7 +72,7 @@ def _check_scalars(d: dict[str, Any], problems: list[str]) -> None:
         problems.append(f"role {d['role']!r} is not primary/secondary")
     if d["step"] != STEP_SECONDS:
         problems.append(f"step {d['step']!r} is not {STEP_SECONDS}")
-    if d["obis"] != _OBIS_LIST:
+    if d["obis"] != _OBIS_LIST and d["obis"] != OBIS:  # decoded as a list or a tuple
         problems.append(f"obis {d['obis']!r} is not {_OBIS_LIST}")
     seq, prev = d["seq"], d["prev"]
     if type(seq) is not int or seq < FIRST_SEQ:
@@ -98,36 +100,43 @@ def _check_created(created: Any, end: datetime, problems: list[str]) -> None:
         problems.append(f"created {created} before the day ended ({utc_text(end)})")
 
 
-def _check_intervals(d: dict[str, Any], n: int, problems: list[str]) -> None:
+def _check_intervals(d: Mapping[str, Any], n: int, problems: list[str]) -> None:
     """Counts and types of the per-interval status and flags."""
     status, flags = d["status"], d["flags"]
-    if type(status) is not list or len(status) != n:
+    if type(status) not in _SEQS or len(status) != n:
         problems.append(f"status must have {n} entries")
-    elif not _within(status, STATUSES):
+    elif status.count("measured") != n and not _within(status, STATUSES):
         problems.append(f"status values outside {sorted(STATUSES)}")
-    if type(flags) is not list or len(flags) != n:
+    if type(flags) not in _SEQS or len(flags) != n:
         problems.append(f"flags must have {n} entries")
-    elif not (_types_within(flags, _LIST) and _types_within(chain.from_iterable(flags), _STR)):
+    elif flags.count([]) != n and not _flag_lists(flags):  # fast path first: no flags at all
         problems.append("flags must be lists of text")
 
 
-def _check_readings(d: dict[str, Any], n: int, problems: list[str], notes: list[str]) -> None:
+def _flag_lists(flags: Sequence[Any]) -> bool:
+    return _types_within(flags, _SEQ_TYPES) and _types_within(chain.from_iterable(flags), _STR)
+
+
+def _check_readings(d: Mapping[str, Any], n: int, problems: list[str], notes: list[str]) -> None:
     """Per register: n+1 Wh integers or nulls that never decrease unless flagged."""
     readings = d["readings"]
-    if type(readings) is not dict or readings.keys() != set(REGISTERS):
+    if type(readings) not in _MAPS or readings.keys() != set(REGISTERS):
         problems.append(f"readings must have exactly {list(REGISTERS)}")
         return
     for register in REGISTERS:
         values = readings[register]
-        if type(values) is not list or len(values) != n + 1:
+        if type(values) not in _SEQS or len(values) != n + 1:
             problems.append(f"{register} must have {n + 1} boundary readings")
             continue
-        kinds = set(map(type, values))  # in C; bool and float are not int here
-        if not kinds <= _INT_OR_NONE:
+        types = [*map(type, values)]  # in C; bool and float are not int here
+        if types.count(int) == n + 1:
+            present = values  # the common case: no nulls
+        elif set(types) <= _INT_OR_NONE:
+            present = [v for v in values if v is not None]
+        else:
             problems.append(f"{register} has a reading that is neither a Wh integer nor null")
             continue
-        present = [v for v in values if v is not None] if _NONE in kinds else values
-        ordered = present == sorted(present)  # the common case, decided in C
+        ordered = list(present) == sorted(present)  # the common case, decided in C
         if present and (present[0] if ordered else min(present)) < 0:
             problems.append(f"{register} has a negative reading")
         if not ordered:
@@ -135,20 +144,27 @@ def _check_readings(d: dict[str, Any], n: int, problems: list[str], notes: list[
 
 
 def _check_decreases(
-    register: str, values: list[int | None], flags: Any, problems: list[str], notes: list[str]
+    register: str,
+    values: Sequence[int | None],
+    flags: Any,
+    problems: list[str],
+    notes: list[str],
 ) -> None:
-    usable_flags = type(flags) is list and len(flags) == len(values) - 1
+    usable_flags = type(flags) in _SEQS and len(flags) == len(values) - 1
     for first, last in _decreases(values):
         where = f"{register} decreases over intervals {first}..{last}"
         span = flags[first : last + 1] if usable_flags else []
-        if any(type(f) is list and _DECREASE_FLAGS.intersection(f) for f in span):
+        if any(type(f) in _SEQS and _DECREASE_FLAGS.intersection(f) for f in span):
             notes.append(f"{where} (flagged)")
         else:
             problems.append(f"{where} without a register_decreased/meter_changed flag")
 
 
+# decoded CBOR arrays are lists, or tuples when decoded read-only; maps dict or frozendict
+_SEQS: tuple[type, ...] = (list, tuple)
+_MAPS: tuple[type, ...] = (dict, cbor2.frozendict)
 _NONE = type(None)
-_STR, _LIST, _INT_OR_NONE = frozenset({str}), frozenset({list}), frozenset({int, _NONE})
+_STR, _SEQ_TYPES, _INT_OR_NONE = frozenset({str}), frozenset(_SEQS), frozenset({int, _NONE})
 
 
 def _types_within(items: Iterable[Any], allowed: frozenset[type]) -> bool:
@@ -156,14 +172,14 @@ def _types_within(items: Iterable[Any], allowed: frozenset[type]) -> bool:
     return set(map(type, items)) <= allowed
 
 
-def _within(items: list[Any], allowed: frozenset[str]) -> bool:
+def _within(items: Sequence[Any], allowed: frozenset[str]) -> bool:
     try:
         return set(items) <= allowed  # only these exact strings, so only str
     except TypeError:  # an unhashable item (a list or map) is not a valid value either
         return False
 
 
-def _decreases(values: list[int | None]) -> list[tuple[int, int]]:
+def _decreases(values: Sequence[int | None]) -> list[tuple[int, int]]:
     """Interval spans (first, last) over which the reading drops, skipping nulls."""
     spans: list[tuple[int, int]] = []
     last_index, last_value = -1, 0

@@ -21,7 +21,13 @@ import cbor2
 
 from edge.blocks.chain import Link, block_hash, find_gaps, link_problems
 from edge.blocks.cose import DAY_CONTENT_TYPE, KeyRing, verify
-from edge.blocks.payload import FIRST_SEQ, HASH_SIZE, PAYLOAD_KEYS, REGISTERS, decode_payload
+from edge.blocks.payload import (
+    FIRST_SEQ,
+    HASH_SIZE,
+    PAYLOAD_KEYS,
+    REGISTERS,
+    decode_payload,
+)
 from edge.errors import BlockError, SignatureError
 from edge.grid.checks import payload_problems
 
@@ -124,7 +130,7 @@ _KEY_ORDER = _canonical_order(PAYLOAD_KEYS)
 _REGISTER_ORDER = _canonical_order(REGISTERS)
 
 
-def _encoding_problem(payload: dict[str, Any], signed: bytes, strict: bool) -> str | None:
+def _encoding_problem(payload: Mapping[str, Any], signed: bytes, strict: bool) -> str | None:
     """Is the signed payload deterministic CBOR? Full re-encode only when `strict`.
 
     The full check costs about as much as the signature check; the signature already pins the
@@ -136,7 +142,7 @@ def _encoding_problem(payload: dict[str, Any], signed: bytes, strict: bool) -> s
     else:
         readings = payload["readings"]
         deterministic = list(payload) == _KEY_ORDER and (
-            type(readings) is not dict or list(readings) == _REGISTER_ORDER
+            type(readings) not in (dict, cbor2.frozendict) or list(readings) == _REGISTER_ORDER
         )
     return None if deterministic else "payload is not deterministic CBOR (RFC 8949 §4.2.1)"
 
@@ -169,11 +175,11 @@ def _check_one(
         kid=message.kid.hex(),
         summary=_summarise(payload, data),
         day=day if type(day) is str else None,
-        n=len(status) if type(status) is list else None,
+        n=len(status) if type(status) in (list, tuple) else None,
     )
 
 
-def _summarise(p: dict[str, Any], data: bytes) -> _Summary | None:
+def _summarise(p: Mapping[str, Any], data: bytes) -> _Summary | None:
     """The chain fields, or None if they are too broken to place the block in a chain."""
     # a signed block with bad content still occupies its seq: chain it if the links are sane
     seq, prev, gw, ap, day = p["seq"], p["prev"], p["gw"], p["ap"], p["day"]
