@@ -1,1 +1,2 @@
-"""The grid operator's side: verifying day blocks, (later) requesting readouts and collecting."""
+"""The grid operator's side: verifying day blocks (`verify`, `checks`), requesting readouts
+(`requester`) and collecting blocks (`collector`)."""
