@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from edge.commands.common import add_config_argument, config_or_exit, fail, open_store_or_exit
+from edge.config import Config
+from edge.config.model import Clock
 from edge.policy import point_status, render_log, set_consent
 from edge.store.outbox import Outbox
 from edge.store.policy import append_log, load_state, read_log, save_state
+from edge.store.registers import load_checkpoints
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,7 +45,7 @@ def run_consent(args: argparse.Namespace) -> int:
         shown = point_status(load_state(conn), config.policy)[args.ap]
         print(json.dumps({"ap": args.ap, **shown}))
         return 0
-    now = datetime.now(UTC)
+    now = _now(config, conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
         state = load_state(conn)
@@ -59,6 +63,16 @@ def run_consent(args: argparse.Namespace) -> int:
     extra = f"; {deleted} undelivered blocks deleted" if args.action == "opt-out" else ""
     print(f"{args.ap} {done}{extra}")
     return 0
+
+
+def _now(config: Config, conn: sqlite3.Connection) -> datetime:
+    """The agent's "now": the clock, or in meter time the newest reading the store knows."""
+    if config.gateway.clock is Clock.METER:
+        times = [state.get("last_t") for state in load_checkpoints(conn).values()]
+        known = [t for t in times if t is not None]
+        if known:
+            return datetime.fromtimestamp(max(known), UTC)
+    return datetime.now(UTC)
 
 
 def run_log(args: argparse.Namespace) -> int:
