@@ -12,7 +12,9 @@ from tests.support.mosquitto import Broker, mosquitto_fixture
 broker = mosquitto_fixture()
 
 
-def test_every_complete_day_arrives_once_verified_and_chained(tmp_path: Path, broker: Broker) -> None:
+def test_every_complete_day_arrives_once_verified_and_chained(
+    tmp_path: Path, broker: Broker
+) -> None:
     gateway = make_gateway(tmp_path, broker.url)
     watcher = Watcher(broker.settings())
     collector = collect(broker.url, gateway.keys(), tmp_path / "collected.sqlite", until=6)
