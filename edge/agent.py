@@ -47,6 +47,8 @@ class AgentHooks:
     """Extension points called from the main thread."""
 
     after_commit: list[Callable[[list[Closed], int], None]] = field(default_factory=list)
+    # every batch of valid telegrams of a source (live values for the home; keep it cheap)
+    on_telegrams: list[Callable[[str, list[Telegram]], None]] = field(default_factory=list)
     on_tick: list[Callable[[int], None]] = field(default_factory=list)
     on_stop: list[Callable[[], None]] = field(default_factory=list)
 
@@ -167,6 +169,8 @@ class Agent:
         if self.config.gateway.clock is Clock.SYSTEM and live:
             received = int(time.time() - (time.monotonic() - batch.received_monotonic))
         closed = self.ingestor.feed(batch.source, telegrams, received)
+        for hook in self.hooks.on_telegrams:
+            hook(batch.source, telegrams)
         if batch.eof:
             self._next_capture(batch.source)
         self._commit(closed)
