@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from edge.adapters.systemd import attach_systemd
 from edge.agent import Agent, capture_sources
 from edge.commands.common import add_config_argument, config_or_exit, fail
 from edge.errors import ConfigError, EdgeError
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         agent = Agent(config, until_eof=args.until_eof)
         agent.drain_timeout = args.drain_timeout
+        attach_systemd(agent)  # READY/WATCHDOG/STOPPING under systemd; no-op elsewhere
         if config.grid is not None:  # without a grid operator nothing is released
             attach_release(agent)
         return agent.run()
