@@ -71,4 +71,15 @@ MIGRATIONS: list[tuple[str, ...]] = [
             entry TEXT NOT NULL
         )""",
     ),
+    # 4: the meter's own monthly peaks (edge.store.peaks): Belgian 1-0:1.6.0 / 0-0:98.1.0, as
+    # the meter reported them, for the capacity-tariff cross-check
+    (
+        """CREATE TABLE meter_peak (
+            ap TEXT NOT NULL,
+            month TEXT NOT NULL,
+            peak_w INTEGER NOT NULL,
+            peak_utc INTEGER,
+            PRIMARY KEY (ap, month)
+        ) WITHOUT ROWID""",
+    ),
 ]

@@ -1,0 +1,78 @@
+"""Home Assistant MQTT discovery: one device per meter, one sensor per live value.
+
+Strategy: Home Assistant reads retained configs under `homeassistant/<component>/<id>/config`.
+Each config points at the meter's state topic with a `value_template` picking its key, names
+the device (identifiers unique per gateway and meter) and the availability topic, so the
+sensors grey out when the gateway goes offline (last will). `device_class` + `state_class` +
+`unit_of_measurement` (energy/total_increasing/kWh, gas/total_increasing/m³) are what the
+Energy dashboard needs to offer a sensor. Only the keys a meter actually sends are announced.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any, Final
+
+from edge import __version__
+from edge.local.values import SENSORS, WARNING_KEY
+
+DISCOVERY_PREFIX: Final = "homeassistant"
+
+
+def object_id(*parts: str) -> str:
+    """A discovery object id: only letters, digits, '_' and '-'."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", "_".join(("p1edge", *parts)))
+
+
+def device(gateway: str, ap: str, role: str, dialect: str) -> dict[str, Any]:
+    """The Home Assistant device of one meter."""
+    return {
+        "identifiers": [object_id(gateway, ap)],
+        "name": f"P1 {role} meter {ap}",
+        "manufacturer": "p1edge",
+        "model": f"P1 {dialect}",
+        "serial_number": ap,
+        "sw_version": __version__,
+    }
+
+
+def sensor_config(
+    key: str, *, gateway: str, ap: str, dev: dict[str, Any], state_topic: str, availability: str
+) -> tuple[str, bytes]:
+    """(topic, retained JSON payload) announcing one live value of one meter."""
+    unique = object_id(gateway, ap, key)
+    config: dict[str, Any] = {
+        "unique_id": unique,
+        "object_id": unique,
+        "state_topic": state_topic,
+        "availability_topic": availability,
+        "device": dev,
+    }
+    if key == WARNING_KEY:
+        component = "binary_sensor"
+        config |= {
+            "name": "Peak warning",
+            "device_class": "problem",
+            "value_template": f"{{{{ value_json.{key} }}}}",
+            "payload_on": "ON",
+            "payload_off": "OFF",
+        }
+    else:
+        component = "sensor"
+        sensor = SENSORS[key]
+        config |= {"name": sensor.name, "value_template": f"{{{{ value_json.{key} }}}}"}
+        if sensor.device_class is not None:
+            config["device_class"] = sensor.device_class
+        if sensor.state_class is not None:
+            config["state_class"] = sensor.state_class
+        if sensor.unit is not None:
+            config["unit_of_measurement"] = sensor.unit
+    topic = f"{DISCOVERY_PREFIX}/{component}/{unique}/config"
+    return topic, json.dumps(config, sort_keys=True).encode()
+
+
+def announced_keys(values: Iterable[str]) -> set[str]:
+    """The keys of a state message that get a sensor (not the times)."""
+    return {key for key in values if key in SENSORS or key == WARNING_KEY}

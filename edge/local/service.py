@@ -1,0 +1,222 @@
+"""The local connection's logic: per meter live state, peak warning and what to publish when.
+
+Strategy: the agent's hooks call in on its main thread. Every telegram steps the meter's peak
+warning machine (a few integer operations); building and publishing a state message happens at
+most every `live_interval_s` per meter, in meter time or gateway time as `gateway.clock` says
+(a replay at full speed thus publishes per simulated interval, not per telegram). Closed
+boundaries (`after_commit`) move the month's peak (our own figure, from the registers); the
+meter's own `1-0:1.6.0`, when it sends one, raises the bar further — the bill follows the meter.
+The link never blocks: a message the broker cannot take now is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import Protocol
+
+from edge.config import Config
+from edge.config.model import Clock
+from edge.config.points import MBusSource
+from edge.ingest import registers4
+from edge.local.discovery import announced_keys, device, sensor_config
+from edge.local.values import WARNING_KEY, Number, kwh, telegram_values
+from edge.p1 import MBUS_ELECTRICITY, Telegram
+from edge.registers import Closed
+from edge.registers.capacity import (
+    MonthPeakTracker,
+    month_of,
+    month_range,
+    monthly_peaks,
+    quarter_powers,
+)
+from edge.registers.peak_warning import PeakWarning, WarningState
+from edge.registers.timegrid import iso_utc
+from edge.store.registers import boundaries, last_boundary
+
+
+class Publisher(Protocol):
+    """What the service needs of a link (the real `LocalLink`, or a recorder in tests)."""
+
+    def publish_live(self, topic: str, payload: bytes) -> bool: ...
+
+    def set_retained(self, topic: str, payload: bytes) -> None: ...
+
+
+@dataclass(slots=True)
+class _Meter:
+    """What the service keeps per allocation point."""
+
+    ap: str
+    warning: PeakWarning
+    tracker: MonthPeakTracker
+    last_publish: float | None = None
+    announced: set[str] = field(default_factory=set)
+    peak_raw: str | None = None  # the meter's 1-0:1.6.0 line as last seen
+    meter_peak: tuple[str, int] | None = None  # (month, W) of the meter's own figure
+
+
+class LocalService:
+    """Live values, month peak and peak warning per meter, for the local broker."""
+
+    def __init__(
+        self,
+        config: Config,
+        link: Publisher,
+        conn: sqlite3.Connection,
+        tz: tzinfo,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        local = config.local
+        assert local is not None, "the local service needs a [local] section"
+        self.config = config
+        self.local = local
+        self.link = link
+        self.tz = tz
+        self.clock = clock
+        self.gateway = config.gateway.id
+        self.base = f"{local.prefix}/{self.gateway}"
+        self.meters = {p.ean: self._meter(conn, p.ean) for p in config.points}
+        # M-Bus electricity meters ride on another point's telegrams: source -> [(ap, channel)]
+        self.mbus: dict[str, list[tuple[str, int]]] = {}
+        for point in config.points:
+            if isinstance(point.source, MBusSource):
+                self.mbus.setdefault(point.source.ean, []).append((point.ean, point.source.channel))
+
+    @property
+    def availability_topic(self) -> str:
+        """Retained "online"/"offline" (the last will) of this gateway."""
+        return f"{self.base}/availability"
+
+    def state_topic(self, ap: str) -> str:
+        """The live state JSON of one meter."""
+        return f"{self.base}/{ap}/state"
+
+    def _meter(self, conn: sqlite3.Connection, ap: str) -> _Meter:
+        tracker = MonthPeakTracker(self.tz)
+        last = last_boundary(conn, ap)
+        if last is not None:  # continue the month the store ends in
+            month = month_of(last - 1, self.tz)
+            start, end = month_range(month, self.tz)
+            found = boundaries(conn, ap, start, end)
+            peak = monthly_peaks(quarter_powers(found), [month], self.tz)[0]
+            tracker.seed(peak, found[-1] if found else None)
+        return _Meter(ap, PeakWarning(self.local.peak_warning_margin), tracker)
+
+    # -- agent hooks (main thread) --------------------------------------------------------------
+
+    def on_telegrams(self, source: str, telegrams: list[Telegram]) -> None:
+        """Step the warning with every telegram; publish what is due."""
+        meter = self.meters.get(source)
+        if meter is None:
+            return
+        for telegram in telegrams:
+            if telegram.timestamp is None:
+                continue
+            t = int(telegram.timestamp.timestamp())
+            state = self._observe(meter, t, telegram)
+            now = t if self.config.gateway.clock is Clock.METER else self.clock()
+            if self._due(meter, now):
+                self._publish(meter, telegram, state)
+                for ap, channel in self.mbus.get(source, ()):
+                    self._publish_mbus(self.meters[ap], telegram, channel, now)
+
+    def after_commit(self, closed: list[Closed], _now: int) -> None:
+        """Closed boundaries move the month's peak."""
+        for item in closed:
+            meter = self.meters.get(item.ap)
+            if meter is not None:
+                meter.tracker.observe(item.boundary)
+
+    def on_tick(self, now: int) -> None:
+        """A quarter that ended without telegrams clears its warning."""
+        if now:
+            for meter in self.meters.values():
+                meter.warning.tick(now)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _observe(self, meter: _Meter, t: int, telegram: Telegram) -> WarningState | None:
+        regs = registers4(telegram)
+        if regs is None:
+            return meter.warning.state
+        return meter.warning.observe(
+            t,
+            regs[0] + regs[1],
+            power_w=telegram.power_import_w,
+            demand_w=telegram.average_demand_w,
+            month_peak_w=self._month_peak(meter, t, telegram),
+        )
+
+    def _month_peak(self, meter: _Meter, t: int, telegram: Telegram) -> int | None:
+        month = month_of(t, self.tz)
+        ours = meter.tracker.peak_in(month)
+        raw = telegram.raw("1-0:1.6.0")
+        if raw is not None and raw != meter.peak_raw:  # parse only when the line changes
+            meter.peak_raw = raw
+            found = telegram.month_peak
+            watts = found[1] if found is not None else None
+            meter.meter_peak = (month, watts) if watts is not None else None
+        theirs = meter.meter_peak
+        if theirs is not None and theirs[0] == month:
+            return max(ours or 0, theirs[1])
+        return ours
+
+    def _due(self, meter: _Meter, now: float) -> bool:
+        last = meter.last_publish
+        if last is not None and 0 <= now - last < self.local.live_interval_s:
+            return False
+        meter.last_publish = now
+        return True
+
+    def _publish(self, meter: _Meter, telegram: Telegram, state: WarningState | None) -> None:
+        values = telegram_values(telegram)
+        t = int(telegram.timestamp.timestamp()) if telegram.timestamp else 0
+        peak = self._month_peak(meter, t, telegram)
+        if peak is not None:
+            values["month_peak_w"] = peak
+        if meter.meter_peak is not None:
+            values["meter_month_peak_w"] = meter.meter_peak[1]
+        if state is not None:  # from 1-0:1.4.0 when sent, else from the registers
+            if state.average_w is not None:
+                values["quarter_average_w"] = state.average_w
+            if state.projected_w is not None:
+                values["quarter_projected_w"] = state.projected_w
+        values[WARNING_KEY] = "ON" if meter.warning.active else "OFF"
+        self._send(meter, values)
+
+    def _publish_mbus(self, meter: _Meter, telegram: Telegram, channel: int, now: float) -> None:
+        for dev in telegram.mbus_of_type(MBUS_ELECTRICITY):
+            if dev.channel == channel and dev.base_value is not None and self._due(meter, now):
+                values: dict[str, Number | str] = {"import_kwh": kwh(dev.base_value)}
+                if dev.timestamp is not None:
+                    values["time"] = iso_utc(int(dev.timestamp.timestamp()))
+                self._send(meter, values)
+
+    def _send(self, meter: _Meter, values: dict[str, Number | str]) -> None:
+        topic = self.state_topic(meter.ap)
+        if self.local.homeassistant_discovery:
+            self._announce(meter, announced_keys(values) - meter.announced)
+        self.link.publish_live(topic, json.dumps(values, separators=(",", ":")).encode())
+
+    def _announce(self, meter: _Meter, keys: set[str]) -> None:
+        if not keys:
+            return
+        point = self.config.point(meter.ap)
+        dev = device(self.gateway, meter.ap, str(point.role), str(point.dialect))
+        for key in sorted(keys):
+            topic, payload = sensor_config(
+                key,
+                gateway=self.gateway,
+                ap=meter.ap,
+                dev=dev,
+                state_topic=self.state_topic(meter.ap),
+                availability=self.availability_topic,
+            )
+            self.link.set_retained(topic, payload)
+        meter.announced |= keys
