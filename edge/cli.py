@@ -19,6 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "keygen",
     "grid",
     "config_check",
+    "peaks",
+    "plot",
 )
 
 

@@ -11,6 +11,7 @@ from edge.adapters.systemd import attach_systemd
 from edge.agent import Agent, capture_sources
 from edge.commands.common import add_config_argument, config_or_exit, fail
 from edge.errors import ConfigError, EdgeError
+from edge.local import attach_local, attach_meter_peaks
 from edge.progress import ProgressBar
 from edge.release import attach_release
 
@@ -63,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         attach_systemd(agent)  # READY/WATCHDOG/STOPPING under systemd; no-op elsewhere
         if config.grid is not None:  # without a grid operator nothing is released
             attach_release(agent)
+        attach_meter_peaks(agent)  # the meter's own peaks, for `peaks` (whatever is configured)
+        if config.local is not None:  # the customer's own broker, apart from the grid link
+            attach_local(agent)
         return agent.run()
     except (ConfigError, EdgeError) as exc:
         fail(str(exc))
