@@ -141,5 +141,6 @@ def _month_panel(
                label="day's highest quarter W")  # fmt: skip
     if peak_w is not None:
         right.axhline(peak_w, color="black", linestyle="--", label=f"month peak {peak_w} W")
+    right.set_ylim(bottom=0)
     right.set_ylabel("W")
     right.legend(loc="upper right", fontsize="small")

@@ -38,6 +38,9 @@ from edge.registers.peak_warning import PeakWarning, WarningState
 from edge.registers.timegrid import iso_utc
 from edge.store.registers import boundaries, last_boundary
 
+# announced from a meter's first state on, although they appear only once a quarter has passed
+QUARTER_KEYS = frozenset({"quarter_average_w", "quarter_projected_w", "month_peak_w", WARNING_KEY})
+
 
 class Publisher(Protocol):
     """What the service needs of a link (the real `LocalLink`, or a recorder in tests)."""
@@ -58,6 +61,7 @@ class _Meter:
     announced: set[str] = field(default_factory=set)
     peak_raw: str | None = None  # the meter's 1-0:1.6.0 line as last seen
     meter_peak: tuple[str, int] | None = None  # (month, W) of the meter's own figure
+    live_peak: tuple[str, int] | None = None  # (month, W) of quarters closed in the warning
 
 
 class LocalService:
@@ -145,17 +149,32 @@ class LocalService:
         regs = registers4(telegram)
         if regs is None:
             return meter.warning.state
-        return meter.warning.observe(
+        closed = meter.warning.closed
+        state = meter.warning.observe(
             t,
             regs[0] + regs[1],
             power_w=telegram.power_import_w,
             demand_w=telegram.average_demand_w,
             month_peak_w=self._month_peak(meter, t, telegram),
         )
+        if meter.warning.closed is not closed and meter.warning.closed is not None:
+            self._note_closed(meter, *meter.warning.closed)
+        return state
+
+    def _note_closed(self, meter: _Meter, start: int, watts: int) -> None:
+        """A quarter the warning machine saw end: the month's peak need not wait for the store
+        (a replay hands over thousands of telegrams before their boundaries are committed)."""
+        month = month_of(start, self.tz)
+        live = meter.live_peak
+        if live is None or live[0] != month or watts > live[1]:
+            meter.live_peak = (month, watts)
 
     def _month_peak(self, meter: _Meter, t: int, telegram: Telegram) -> int | None:
         month = month_of(t, self.tz)
         ours = meter.tracker.peak_in(month)
+        live = meter.live_peak
+        if live is not None and live[0] == month:
+            ours = max(ours or 0, live[1])
         raw = telegram.raw("1-0:1.6.0")
         if raw is not None and raw != meter.peak_raw:  # parse only when the line changes
             meter.peak_raw = raw
@@ -188,7 +207,7 @@ class LocalService:
             if state.projected_w is not None:
                 values["quarter_projected_w"] = state.projected_w
         values[WARNING_KEY] = "ON" if meter.warning.active else "OFF"
-        self._send(meter, values)
+        self._send(meter, values, QUARTER_KEYS)
 
     def _publish_mbus(self, meter: _Meter, telegram: Telegram, channel: int, now: float) -> None:
         for dev in telegram.mbus_of_type(MBUS_ELECTRICITY):
@@ -198,10 +217,12 @@ class LocalService:
                     values["time"] = iso_utc(int(dev.timestamp.timestamp()))
                 self._send(meter, values)
 
-    def _send(self, meter: _Meter, values: dict[str, Number | str]) -> None:
+    def _send(
+        self, meter: _Meter, values: dict[str, Number | str], always: frozenset[str] = frozenset()
+    ) -> None:
         topic = self.state_topic(meter.ap)
         if self.local.homeassistant_discovery:
-            self._announce(meter, announced_keys(values) - meter.announced)
+            self._announce(meter, (announced_keys(values) | always) - meter.announced)
         self.link.publish_live(topic, json.dumps(values, separators=(",", ":")).encode())
 
     def _announce(self, meter: _Meter, keys: set[str]) -> None:

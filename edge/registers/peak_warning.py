@@ -54,6 +54,9 @@ class PeakWarning:
         self.state: WarningState | None = None
         self._last: tuple[int, int] | None = None  # the previous reading (t, import Wh)
         self._ref: tuple[int, int] | None = None  # (t, import Wh) the quarter's energy counts from
+        # (start, W) of the quarter that ended last, when both its boundaries were referenced:
+        # the month's peak can follow without waiting for the store (replays feed in batches)
+        self.closed: tuple[int, int] | None = None
 
     def threshold_w(self, month_peak_w: int | None) -> int:
         """The projection above which the warning fires, for a month peak so far."""
@@ -74,7 +77,17 @@ class PeakWarning:
         quarter = t - t % STEP
         state = self.state
         if state is None or quarter != state.quarter_start:
-            self._ref = self._quarter_reference(quarter, t, import_wh)
+            ref = self._quarter_reference(quarter, t, import_wh)
+            old = self._ref
+            if (
+                old is not None
+                and state is not None
+                and old[0] == state.quarter_start
+                and ref[0] == quarter == state.quarter_start + STEP
+                and ref[1] >= old[1]
+            ):
+                self.closed = (state.quarter_start, (ref[1] - old[1]) * (3600 // STEP))
+            self._ref = ref
             active = False
         else:
             active = state.active

@@ -115,3 +115,15 @@ def test_a_reading_at_the_boundary_starts_the_quarter_with_nothing_known() -> No
     state = machine.observe(Q, 1000, power_w=9000, month_peak_w=100)
     assert state.elapsed_s == 0 and state.average_w is None and not state.active
     assert state.projected_w == 9000
+
+
+def test_a_quarter_seen_from_boundary_to_boundary_reports_its_average() -> None:
+    machine = PeakWarning(0.1)
+    wh, _ = run_quarter(machine, Q, 2000, 1000, month_peak_w=None)
+    assert machine.closed is None  # still running
+    machine.observe(Q + STEP, wh, power_w=0)
+    assert machine.closed == (Q, 2000)
+    late = PeakWarning(0.1)
+    late.observe(Q + 100, 1000, power_w=2000)  # first seen mid-quarter: its average is unknown
+    late.observe(Q + STEP, 1500, power_w=2000)
+    assert late.closed is None
