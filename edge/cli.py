@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "export",
     "status",
     "consent",
+    "demo",
     "decode",
     "keygen",
     "grid",

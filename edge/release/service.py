@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -38,9 +39,12 @@ from edge.policy import (
     Release,
     Request,
     handle_request,
+    local_date,
     point_status,
     push,
+    push_moment,
     set_consent,
+    window_end,
 )
 from edge.registers import local_day
 from edge.registers.engine import HORIZON_S
@@ -54,6 +58,7 @@ if TYPE_CHECKING:
 
 LOG: Final = logging.getLogger("edge.release")
 SYNC_MARKER: Final = Path("/run/systemd/timesync/synchronized")
+STATUS_EVERY_S: Final = 5.0
 
 
 class ReleaseService:
@@ -80,6 +85,9 @@ class ReleaseService:
         self.outbox = Outbox(self.conn)
         self.commands: queue.Queue[Command] = queue.Queue()
         self.alarms: list[str] = []
+        self._settled_day: date | None = None
+        self._last_look: datetime | None = None
+        self._status_due = 0.0
 
     # -- hooks ----------------------------------------------------------------------------------
 
@@ -88,6 +96,8 @@ class ReleaseService:
         self.commands.put(command)
 
     def tick(self, _now: int) -> None:
+        """Answer queued requests, push when due, refresh the status. Cheap when idle: it may
+        run for every batch of telegrams (meter time can pass the push moment quickly)."""
         now = self.policy_now()
         if now is None:
             return
@@ -97,11 +107,34 @@ class ReleaseService:
             except queue.Empty:
                 break
             self.handle_command(command, now)
-        state = load_state(self.conn)
-        outcome = push(state, now, self.policy, self.first_data())
-        if outcome.releases or outcome.state != state:
-            self.perform(outcome)
-        self.publish_status()
+        instant = self._push_instant(now)
+        if instant is not None:
+            state = load_state(self.conn)
+            outcome = push(state, instant, self.policy, self.first_data())
+            if outcome.releases or outcome.state != state:
+                self.perform(outcome)
+        if time.monotonic() >= self._status_due:
+            self.publish_status()
+            self._status_due = time.monotonic() + STATUS_EVERY_S
+
+    def _push_instant(self, now: datetime) -> datetime | None:
+        """When to ask the policy about the push, or None while it cannot be due.
+
+        If the push moment passed between two looks (meter time may jump minutes per batch in
+        replays), the policy is asked as of that moment: the agent was running then. A moment
+        missed while the agent was down stays missed; the next day's backfill covers it.
+        """
+        previous, self._last_look = self._last_look, now
+        today = local_date(now, self.tz)
+        if self._settled_day == today:
+            return None
+        moment = push_moment(self.policy, today)
+        if now < moment:
+            return None
+        self._settled_day = today  # one answer per day: pushed, or the window has passed
+        if previous is not None and previous < moment:
+            return moment
+        return now if now < window_end(self.policy, today) else None
 
     def policy_now(self) -> datetime | None:
         """The instant up to which every point's registers are final (see the module text)."""
@@ -257,6 +290,7 @@ class ReleaseService:
         return {"points": points}
 
     def publish_status(self) -> None:
+        """Publish the retained status now (also after consent changes)."""
         if self.link is not None:
             self.link.publish_status(self.status_fields())
 

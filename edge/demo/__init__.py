@@ -1,0 +1,1 @@
+"""`edge-agent demo`: the whole chain on one machine, hardware-free, in well under a minute."""

@@ -1,0 +1,31 @@
+"""README's first command, as a newcomer runs it: `edge-agent demo --days 2`."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.mosquitto import SKIP_REASON, mosquitto_binary
+
+
+@pytest.mark.skipif(mosquitto_binary() is None, reason=SKIP_REASON)
+def test_demo_two_days_verifies_blocks_for_every_point() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "edge", "demo", "--days", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line for line in result.stdout.splitlines() if re.match(r"^(house|EV|PV) ", line)]
+    assert len(rows) == 6  # three points, two days
+    for label in ("house", "EV", "PV"):
+        assert any(r.startswith(label) and "verified" in r for r in rows), rows
+    assert sum("verified" in r for r in rows) == 5  # the PV owner opted out after day one
+    assert "opted out" in result.stdout
+    assert "already-released-today" in result.stdout
+    assert result.stdout.rstrip().endswith("demo: OK")
