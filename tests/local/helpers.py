@@ -11,14 +11,14 @@ AP = "541448800000000001"
 
 
 def write_be_config(
-    directory: Path, source: str, *, dialect: str = "fluvius", extra: str = ""
+    directory: Path, source: str, *, dialect: str = "fluvius", extra: str = "", clock: str = "meter"
 ) -> Path:
-    """A Belgian gateway (Europe/Brussels, meter time) with one primary meter."""
+    """A Belgian gateway (Europe/Brussels, meter time by default) with one primary meter."""
     text = f"""[gateway]
 id = "GW-BE"
 timezone = "Europe/Brussels"
 data_dir = "{directory / "data"}"
-clock = "meter"
+clock = "{clock}"
 
 [connection]
 ean = "{AP}"

@@ -15,9 +15,16 @@ import pytest
 from edge.adapters.mqtt_blocking import BlockingClient, Message
 from edge.agent import Agent
 from edge.config import load_config
-from edge.local import attach_local
+from edge.local import LocalLink, attach_local
+from edge.local.link import HA_STATUS, ONLINE
 from tests.local.helpers import AP, scripted_capture, write_be_config
-from tests.support.mosquitto import Broker, mosquitto_fixture
+from tests.support.mosquitto import (
+    SKIP_REASON,
+    Broker,
+    mosquitto_binary,
+    mosquitto_fixture,
+    running_broker,
+)
 
 broker = mosquitto_fixture()
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -141,3 +148,36 @@ def test_the_warning_fires_in_the_busy_quarter_only_and_the_month_peak_follows(
     assert by_quarter[3][-1]["month_peak_w"] == 6000  # our peak, from the closed busy quarter
     assert by_quarter[1][-1]["month_peak_w"] == 500  # the first quarter's
     assert "month_peak_w" not in by_quarter[0][0]  # nothing closed yet this month
+
+
+def wait_for(client: BlockingClient, topic: str, payload: bytes, timeout: float = 20.0) -> Message:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = client.receive(timeout=0.5)
+        if message is not None and (message.topic, message.payload) == (topic, payload):
+            return message
+    pytest.fail(f"{topic} {payload!r} did not arrive")
+
+
+def test_the_link_reconnects_and_announces_again_after_a_broker_restart(tmp_path: Path) -> None:
+    if mosquitto_binary() is None:
+        pytest.skip(SKIP_REASON)
+    with running_broker(tmp_path / "own") as own:
+        link = LocalLink(own.settings(), client_id="gw", availability_topic="p/availability")
+        link.set_retained("homeassistant/sensor/gw_x/config", b'{"x":1}')
+        link.start()
+        try:
+            own.restart()  # retained messages are gone with it (no persistence)
+            with BlockingClient(own.settings()) as watcher:
+                watcher.subscribe("homeassistant/#", "p/availability")
+                # live or retained, depending on whether the link was faster than we were
+                wait_for(watcher, "homeassistant/sensor/gw_x/config", b'{"x":1}')
+                with BlockingClient(own.settings()) as late:
+                    late.subscribe("homeassistant/#", "p/availability")
+                    assert wait_for(late, "homeassistant/sensor/gw_x/config", b'{"x":1}').retain
+                    assert wait_for(late, "p/availability", b"online").retain
+                watcher.publish(HA_STATUS, ONLINE, qos=1)  # Home Assistant came back
+                again = wait_for(watcher, "homeassistant/sensor/gw_x/config", b'{"x":1}')
+                assert not again.retain  # sent afresh, not replayed from the broker
+        finally:
+            link.stop()

@@ -1,0 +1,126 @@
+"""The local service and link without a broker: throttling in gateway time, values, the meter
+peak recorder's writes, a link that never blocks, and `plot` without matplotlib."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from edge.adapters.mqtt_config import BrokerSettings
+from edge.config import load_config
+from edge.local import LocalLink, LocalService
+from edge.local.meter_peaks import MeterPeakRecorder, peaks_of
+from edge.local.values import telegram_values
+from edge.p1 import decode
+from edge.store import connect
+from edge.store.peaks import meter_peaks
+from firmware_sim.api import render
+from tests.local.helpers import AP, telegram, write_be_config
+from tests.support.mosquitto import free_port
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+T0 = 1_772_406_000  # 2026-03-02T00:00+01:00
+
+
+class Recorder:
+    """A `Publisher` that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.live: list[tuple[str, dict[str, object]]] = []
+        self.retained: dict[str, bytes] = {}
+
+    def publish_live(self, topic: str, payload: bytes) -> bool:
+        self.live.append((topic, json.loads(payload)))
+        return True
+
+    def set_retained(self, topic: str, payload: bytes) -> None:
+        self.retained[topic] = payload
+
+
+def test_states_at_most_every_live_interval_of_the_gateway_clock(tmp_path: Path) -> None:
+    extra = '\n[local]\nbroker = "mqtt://127.0.0.1:1"\nlive_interval_s = 10\n'
+    path = write_be_config(tmp_path, "/dev/null", dialect="dsmr5", extra=extra, clock="system")
+    config = load_config(path)
+    now = [1000.0]
+    publisher = Recorder()
+    conn = connect(tmp_path / "data")
+    try:
+        service = LocalService(config, publisher, conn, BRUSSELS, clock=lambda: now[0])
+        for second in range(60):
+            now[0] = 1000.0 + second
+            service.on_telegrams(AP, decode(telegram(T0 + second, 5_000_000, 700)))
+    finally:
+        conn.close()
+    assert len(publisher.live) == 6  # one per 10 s of the gateway clock
+    topic, state = publisher.live[0]
+    assert topic == f"p1edge/local/GW-BE/{AP}/state"
+    assert state["power_import_w"] == 700 and state["peak_warning"] == "OFF"
+    assert any(t.endswith("_month_peak_w/config") for t in publisher.retained)
+
+
+def test_values_of_a_fluvius_telegram_in_dashboard_units() -> None:
+    rendered = render("fluvius", start="2026-03-02T00:00:00+01:00", duration="20m", seed=3,
+                      interval=60, gas=True)  # fmt: skip
+    last = decode(rendered.data, local_tz=BRUSSELS)[-1]
+    values = telegram_values(last)
+    assert {"voltage_l1", "voltage_l3", "current_l2", "power_import_l3_w", "gas_m3"} <= set(values)
+    assert isinstance(values["voltage_l1"], float) and 200 < values["voltage_l1"] < 260
+    regs = last.registers
+    assert regs.import_t1 is not None and values["import_t1_kwh"] == regs.import_t1 / 1000
+
+
+def test_the_meter_peak_recorder_writes_only_changes(tmp_path: Path) -> None:
+    rendered = render("fluvius", start="2026-03-31T20:00:00+02:00", duration="6h", seed=3,
+                      interval=5, profile="household")  # fmt: skip
+    telegrams = decode(rendered.data, local_tz=BRUSSELS)
+    conn = connect(tmp_path)
+    try:
+        recorder = MeterPeakRecorder(conn, BRUSSELS)
+        for start in range(0, len(telegrams), 100):
+            recorder.on_telegrams(AP, telegrams[start : start + 100])
+        stored = {p.month: p.peak_w for p in meter_peaks(conn, AP)}
+        again = MeterPeakRecorder(conn, BRUSSELS)  # a restart reads what was written
+        again.on_telegrams(AP, telegrams[-10:])
+    finally:
+        conn.close()
+    assert len(telegrams) == 6 * 720
+    assert 1 <= recorder.writes <= 24 + 2  # at most one per quarter-hour (+ the month change)
+    assert again.writes == 0
+    final = peaks_of(AP, telegrams[-1], BRUSSELS)
+    assert set(stored) == {"2026-03", "2026-04"} == set(final)
+    assert stored == {month: peak.peak_w for month, peak in final.items()}
+
+
+def test_the_link_never_blocks_and_drops_live_values_without_a_broker() -> None:
+    settings = BrokerSettings.from_config(f"mqtt://127.0.0.1:{free_port()}")
+    link = LocalLink(settings, client_id="t", availability_topic="x/availability")
+    link.start()
+    try:
+        began = time.monotonic()
+        results = [link.publish_live("x/state", b"{}") for _ in range(1000)]
+        assert time.monotonic() - began < 1.0
+        assert not any(results) and link.dropped == 1000 and not link.connected
+        link.set_retained("homeassistant/sensor/x/config", b"{}")  # kept for a connection
+        assert link.retained == {"homeassistant/sensor/x/config": b"{}"}
+    finally:
+        link.stop()
+    assert not link._thread.is_alive()
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(tmp_path: Path) -> None:
+    config = write_be_config(tmp_path, "/dev/null")
+    code = (
+        "import sys; sys.modules['matplotlib'] = None; from edge.cli import main; "
+        f"sys.exit(main(['plot', '--config', {str(config)!r}, '--day', '2026-03-02', "
+        f"'--out', {str(tmp_path / 'x.png')!r}]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 2
+    assert "pip install 'p1edge[plot]'" in result.stderr
+    assert not (tmp_path / "x.png").exists()
