@@ -19,6 +19,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--days", type=_days, default=3, help="simulated days (default 3)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary files")
+    parser.add_argument(
+        "--broker",
+        choices=("auto", "mosquitto", "embedded"),
+        default="auto",
+        help="auto: mosquitto when installed, else the embedded amqtt (MQTT 3.1.1)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -34,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     folder = Path(tempfile.mkdtemp(prefix="p1edge-demo-"))
     try:
-        code = run_demo(args.days, folder, sys.stdout)
+        code = run_demo(args.days, folder, sys.stdout, args.broker)
     except KeyboardInterrupt:
         print("demo: interrupted, everything stopped", file=sys.stderr)
         code = 130

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import socket
@@ -40,13 +41,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_broker(workdir: Path) -> DemoBroker:
-    """Start mosquitto (or amqtt); raises RuntimeError with the fix when neither is available."""
+def start_broker(workdir: Path, choice: str = "auto") -> DemoBroker:
+    """Start mosquitto (or amqtt); raises RuntimeError with the fix when neither is available.
+
+    `choice`: "auto" (mosquitto when installed), "mosquitto" or "embedded".
+    """
     binary = shutil.which("mosquitto") or (
         "/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None
     )
-    if binary is not None:
+    if binary is not None and choice != "embedded":
         return _mosquitto(binary, workdir)
+    if choice == "mosquitto":
+        raise RuntimeError("mosquitto is not installed: apt-get install mosquitto")
     try:
         return _amqtt()
     except ImportError:
@@ -82,6 +88,9 @@ def _mosquitto(binary: str, workdir: Path) -> DemoBroker:
 def _amqtt() -> DemoBroker:
     from amqtt.broker import Broker  # type: ignore[import-not-found]
 
+    # amqtt logs its own shutdown as a traceback; the demo's user needs none of it
+    logging.getLogger("amqtt").setLevel(logging.CRITICAL)
+    logging.getLogger("transitions").setLevel(logging.CRITICAL)
     port = free_port()
     loop = asyncio.new_event_loop()
     config = {

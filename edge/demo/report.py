@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from edge.config import load_config
 from edge.export import interval_rows, utc_range
+from edge.registers import intervals_in_day
 from edge.store import connect
 
 if TYPE_CHECKING:
@@ -30,13 +31,15 @@ def render_report(demo: Demo, config_path: Path, collector_db: Path) -> tuple[bo
         "-" * 100,
     ]
     ok = True
+    tz = ZoneInfo(config.gateway.timezone)
     for ean, _, _, _, label in POINTS:
         for offset in range(demo.days):
             day = FIRST_DAY + timedelta(days=offset)
-            start, end = utc_range(day, day, ZoneInfo(config.gateway.timezone))
+            start, end = utc_range(day, day, tz)
             rows = interval_rows(conn, config, ean, start, end)
             counts = [sum(r["status"] == s for r in rows) for s in ("measured", "interpolated")]
-            counts.append(sum(r["status"] == "missing" for r in rows))
+            # as in the day block: an interval the store never closed is missing too
+            counts.append(intervals_in_day(day, tz) - sum(counts))
             imported = sum(r["import_wh"] or 0 for r in rows) / 1000
             exported = sum(r["export_wh"] or 0 for r in rows) / 1000
             seq = blocks.get((ean, day.isoformat()))

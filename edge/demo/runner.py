@@ -203,11 +203,11 @@ class Demo:
                 process.stdout.close()
 
 
-def run_demo(days: int, folder: Path, out: IO[str]) -> int:
+def run_demo(days: int, folder: Path, out: IO[str], broker_choice: str = "auto") -> int:
     """Run the demo in `folder` (the caller cleans it up); returns the exit code."""
     demo = Demo(days, folder, out)
     with ExitStack() as stack:
-        broker = start_broker(folder)
+        broker = start_broker(folder, broker_choice)
         stack.callback(broker.stop)
         stack.callback(demo.stop_all)
         scenario, config = demo.write_files(broker)
