@@ -60,15 +60,18 @@ PHASES: Final = (
     + [(f"power_import_l{i}_w", f"1-0:{c}.7.0", "W") for i, c in ((1, 21), (2, 41), (3, 61))]
     + [(f"power_export_l{i}_w", f"1-0:{c}.7.0", "W") for i, c in ((1, 22), (2, 42), (3, 62))]
 )
-for _key, _obis, _unit in PHASES:
-    _phase = _key.split("_l")[1][0]
-    if _unit == "V":
-        SENSORS[_key] = Sensor(f"Voltage L{_phase}", "voltage", "measurement", "V")
-    elif _unit == "A":
-        SENSORS[_key] = Sensor(f"Current L{_phase}", "current", "measurement", "A")
-    else:
-        direction = "import" if "import" in _key else "export"
-        SENSORS[_key] = _power(f"Power {direction} L{_phase}")
+
+
+def _phase_sensor(key: str, unit: str) -> Sensor:
+    phase = key.split("_l")[1][0]
+    if unit == "V":
+        return Sensor(f"Voltage L{phase}", "voltage", "measurement", "V")
+    if unit == "A":
+        return Sensor(f"Current L{phase}", "current", "measurement", "A")
+    return _power(f"Power {'import' if 'import' in key else 'export'} L{phase}")
+
+
+SENSORS.update({key: _phase_sensor(key, unit) for key, _obis, unit in PHASES})
 WARNING_KEY: Final = "peak_warning"  # "ON"/"OFF": a binary sensor, not in SENSORS
 
 

@@ -78,10 +78,11 @@ def test_monthly_peak_is_the_highest_interval_of_the_local_month_earliest_wins()
 
 
 def test_months_are_local_across_dst_and_the_fall_back_month_has_100_quarters_that_day() -> None:
-    assert month_range("2026-10", BRUSSELS)[1] - month_range("2026-10", BRUSSELS)[0] == (
-        31 * 96 + 4
-    ) * STEP
-    # 2026-10-31 23:30 local is 22:30 UTC: still October although UTC says the same day
+    assert (
+        month_range("2026-10", BRUSSELS)[1] - month_range("2026-10", BRUSSELS)[0]
+        == (31 * 96 + 4) * STEP
+    )
+    # 2026-10-31 23:45 local is 22:45 UTC: still October, and so is the quarter after UTC's
     assert month_of(local(2026, 10, 31, 23, 45), BRUSSELS) == "2026-10"
     assert month_of(local(2026, 11, 1), BRUSSELS) == "2026-11"
     # the hour that happens twice on the fall-back night counts twice, in October
