@@ -11,9 +11,8 @@ from edge.adapters.systemd import attach_systemd
 from edge.agent import Agent, capture_sources
 from edge.commands.common import add_config_argument, config_or_exit, fail
 from edge.errors import ConfigError, EdgeError
-from edge.local import attach_local, attach_meter_peaks
+from edge.local.meter_peaks import attach_meter_peaks
 from edge.progress import ProgressBar
-from edge.release import attach_release
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,10 +61,15 @@ def run(args: argparse.Namespace) -> int:
         agent = Agent(config, until_eof=args.until_eof)
         agent.drain_timeout = args.drain_timeout
         attach_systemd(agent)  # READY/WATCHDOG/STOPPING under systemd; no-op elsewhere
+        # The grid and home links load paho and the signer: only when configured (RAM on a Pi).
         if config.grid is not None:  # without a grid operator nothing is released
+            from edge.release import attach_release
+
             attach_release(agent)
         attach_meter_peaks(agent)  # the meter's own peaks, for `peaks` (whatever is configured)
         if config.local is not None:  # the customer's own broker, apart from the grid link
+            from edge.local import attach_local
+
             attach_local(agent)
         return agent.run()
     except (ConfigError, EdgeError) as exc:

@@ -13,7 +13,6 @@ from datetime import tzinfo
 from typing import Literal
 
 from edge.errors import P1Error
-from edge.p1 import dlms
 from edge.p1.framer import EncryptedFrame, FrameDiscarded, Framer, PlainFrame
 from edge.p1.model import Telegram
 from edge.p1.parser import check_crc, parse_telegram
@@ -118,6 +117,9 @@ class P1Decoder:
         if self._key is None:
             self.stats.errors += 1
             return [Rejected("decrypt", len(data), None, "encrypted frame and no key configured")]
+        # Imported on first use: construct and the AES code cost a plain meter ~10 MB of RAM.
+        from edge.p1 import dlms
+
         try:
             plaintext = dlms.decrypt(data, self._key, self._auth_key)
         except P1Error as exc:

@@ -1,0 +1,117 @@
+"""The live agent: 6 meters at 1 telegram/s each, real time, over pseudo-terminals.
+
+Starts the firmware simulator (one primary and five secondary DSMR 5 meters on ptys, speed 1)
+and `edge-agent run` on them, lets it settle, then measures the agent process's CPU time and
+resident memory from /proc over a window. Targets (SPEC §10): under 1 % of one core, under
+60 MB resident. The peer figure: dsmr_parser's parse time for the same 6 telegrams a second.
+Run: `python benchmarks/live.py [--seconds 30]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from dsmr_parser import telegram_specifications as specs
+from dsmr_parser.parsers import TelegramParser
+
+from edge.config.ean import with_check_digit
+from firmware_sim.api import render
+
+METERS = 6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    eans = [with_check_digit(f"8716871200000000{i}") for i in range(1, METERS + 1)]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "scenario.toml").write_text(_scenario(folder, eans))
+        (folder / "agent.toml").write_text(_config(folder, eans))
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "edge", "run", "--config", str(folder / "agent.toml")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        sim = subprocess.Popen(
+            [sys.executable, "-m", "firmware_sim", "scenario", str(folder / "scenario.toml"),
+             "--speed", "1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            time.sleep(8)  # start-up (imports, ports opening) is not the steady state
+            cpu0, wall0 = _cpu_seconds(agent.pid), time.monotonic()
+            time.sleep(args.seconds)
+            cpu1, wall1 = _cpu_seconds(agent.pid), time.monotonic()
+            rss_mb = _rss_kb(agent.pid) / 1024
+        finally:
+            sim.send_signal(signal.SIGTERM)
+            agent.send_signal(signal.SIGTERM)
+            sim.wait(10)
+            agent.wait(10)
+    share = (cpu1 - cpu0) / (wall1 - wall0) * 100
+    peer = _peer_share()
+    print(f"live: {METERS} meters at 1 telegram/s for {wall1 - wall0:.0f} s: "
+          f"CPU {share:.2f} % of one core (target < 1 %: {'PASS' if share < 1 else 'MISS'}), "
+          f"RSS {rss_mb:.1f} MB (target < 60 MB: {'PASS' if rss_mb < 60 else 'MISS'})")  # fmt: skip
+    print(
+        f"peer: dsmr_parser parsing alone would take {peer:.2f} % of one core; "
+        f"ratio {peer / share:.1f}x (the agent does framing, CRC, registers, store too)"
+    )
+
+
+def _scenario(folder: Path, eans: list[str]) -> str:
+    lines = ['start = "2026-06-01T12:00:00+02:00"', 'duration = "1h"', "seed = 3"]
+    profiles = ["household", "ev-charger", "pv-only", "heat-pump", "household-pv", "ev-charger"]
+    for index, (ean, profile) in enumerate(zip(eans, profiles, strict=True)):
+        lines += ["", "[primary]" if index == 0 else "[[secondary]]", 'dialect = "dsmr5"',
+                  f'profile = "{profile}"', f'port = "pty:{folder / ean}"']  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _config(folder: Path, eans: list[str]) -> str:
+    lines = ["[gateway]", 'id = "GW-LIVE"', f'data_dir = "{folder / "data"}"', "",
+             "[connection]", f'ean = "{eans[0]}"', "phases = 3", "fuse_a = 25"]  # fmt: skip
+    for index, ean in enumerate(eans):
+        role = "primary" if index == 0 else "secondary"
+        lines += ["", "[[allocation_point]]", f'ean = "{ean}"', f'role = "{role}"',
+                  f'source = "{folder / ean}"', 'dialect = "dsmr5"']  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def _peer_share() -> float:
+    sample = render("dsmr5", start="2026-06-01T12:00:00+02:00", duration="2m", seed=3)
+    parser = TelegramParser(specs.V5)
+    texts = [t.decode("ascii") for t in sample.telegrams]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        started = time.perf_counter()
+        for text in texts:
+            parser.parse(text)
+        per_telegram = (time.perf_counter() - started) / len(texts)
+    return per_telegram * METERS * 100
+
+
+if __name__ == "__main__":
+    main()
