@@ -29,3 +29,17 @@ def test_demo_two_days_verifies_blocks_for_every_point() -> None:
     assert "opted out" in result.stdout
     assert "already-released-today" in result.stdout
     assert result.stdout.rstrip().endswith("demo: OK")
+
+
+def test_demo_with_the_embedded_broker_speaks_mqtt_311() -> None:
+    pytest.importorskip("amqtt", reason="the broker extra (amqtt) is not installed")
+    result = subprocess.run(
+        [sys.executable, "-m", "edge", "demo", "--days", "1", "--broker", "embedded"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "amqtt (embedded)" in result.stdout and "MQTT 3.1.1" in result.stdout
+    assert result.stdout.count("verified") == 3
