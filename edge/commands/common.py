@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+from datetime import date
 from typing import NoReturn
 
 from edge.config import Config, load_config
@@ -34,3 +35,22 @@ def open_store_or_exit(config: Config, *, readonly: bool = False) -> sqlite3.Con
         return connect(config.gateway.data_dir, readonly=readonly)
     except StoreError as exc:
         fail(str(exc))
+
+
+def day_argument(text: str) -> date:
+    """argparse type for a local day, `YYYY-MM-DD`."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
+
+
+def month_argument(text: str) -> str:
+    """argparse type for a month, `YYYY-MM` (kept as text)."""
+    from edge.registers.capacity import parse_month
+
+    try:
+        parse_month(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text

@@ -6,10 +6,14 @@ import argparse
 import csv
 import json
 import sys
-from datetime import date
 from zoneinfo import ZoneInfo
 
-from edge.commands.common import add_config_argument, config_or_exit, open_store_or_exit
+from edge.commands.common import (
+    add_config_argument,
+    config_or_exit,
+    day_argument,
+    open_store_or_exit,
+)
 from edge.export import BOUNDARY_COLUMNS, INTERVAL_COLUMNS, boundary_rows, interval_rows, utc_range
 
 
@@ -22,18 +26,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_config_argument(parser)
     parser.add_argument("--ap", required=True, metavar="EAN", help="allocation point")
-    parser.add_argument("--from", dest="first", required=True, type=_day, metavar="YYYY-MM-DD")
-    parser.add_argument("--to", dest="last", required=True, type=_day, metavar="YYYY-MM-DD")
+    parser.add_argument(
+        "--from", dest="first", required=True, type=day_argument, metavar="YYYY-MM-DD"
+    )
+    parser.add_argument("--to", dest="last", required=True, type=day_argument, metavar="YYYY-MM-DD")
     parser.add_argument("--intervals", action="store_true", help="one row per interval")
     parser.add_argument("--format", choices=("csv", "json"), default="csv")
     parser.set_defaults(func=run)
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
 
 
 def run(args: argparse.Namespace) -> int:

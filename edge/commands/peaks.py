@@ -12,9 +12,14 @@ import json
 import sys
 from zoneinfo import ZoneInfo
 
-from edge.commands.common import add_config_argument, config_or_exit, open_store_or_exit
+from edge.commands.common import (
+    add_config_argument,
+    config_or_exit,
+    month_argument,
+    open_store_or_exit,
+)
 from edge.local.report import PeakRow, peak_rows
-from edge.registers.capacity import FLOOR_W, PEAK_TOLERANCE_W, parse_month
+from edge.registers.capacity import FLOOR_W, PEAK_TOLERANCE_W
 from edge.registers.timegrid import iso_utc
 
 
@@ -27,17 +32,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         f"mean of the last 12 monthly peaks, each counted at least {FLOOR_W} W.",
     )
     add_config_argument(parser)
-    parser.add_argument("--month", type=_month, metavar="YYYY-MM", help="only this month")
+    parser.add_argument("--month", type=month_argument, metavar="YYYY-MM", help="only this month")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(func=run)
-
-
-def _month(text: str) -> str:
-    try:
-        parse_month(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,10 +19,17 @@ from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from edge.commands.common import add_config_argument, config_or_exit, fail, open_store_or_exit
+from edge.commands.common import (
+    add_config_argument,
+    config_or_exit,
+    day_argument,
+    fail,
+    month_argument,
+    open_store_or_exit,
+)
 from edge.config import Config
 from edge.local.report import day_series, month_days, peak_rows
-from edge.registers.capacity import month_of, parse_month
+from edge.registers.capacity import month_of
 
 DPI: Final = 100
 WIDTH_PX: Final = 1200
@@ -40,25 +47,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_config_argument(parser)
     when = parser.add_mutually_exclusive_group(required=True)
-    when.add_argument("--day", type=_day, metavar="YYYY-MM-DD", help="quarter-hours of a day")
-    when.add_argument("--month", type=_month, metavar="YYYY-MM", help="the days of a month")
+    when.add_argument(
+        "--day", type=day_argument, metavar="YYYY-MM-DD", help="quarter-hours of a day"
+    )
+    when.add_argument("--month", type=month_argument, metavar="YYYY-MM", help="the days of a month")
     parser.add_argument("--out", required=True, type=Path, metavar="FILE.png")
     parser.set_defaults(func=run)
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
-
-
-def _month(text: str) -> str:
-    try:
-        parse_month(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
 
 
 def pyplot() -> Any:
