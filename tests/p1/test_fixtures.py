@@ -153,3 +153,25 @@ def test_header_control_byte_is_covered_by_crc() -> None:
     t = one("x_v5_header_ctrl02_legacy.txt")
     assert t.crc == "ok"
     assert t.header.startswith("ISk5\x02")
+
+
+def test_sweden_han_telegram_per_the_swedish_spec() -> None:
+    # Built from Bilaga 3 of shared/specs/Swedish_HAN_H1_port_v2.0_specification.txt (no real
+    # capture is among the fixtures): totals in format 8.3 kWh/kVArh, powers 4.3, ASCII, CRC.
+    from edge.p1.crc import crc16_arc_pure
+
+    lines = [
+        "/ELL5\\253833635_A", "", "0-0:1.0.0(210217184019W)",
+        "1-0:1.8.0(00006678.394*kWh)", "1-0:2.8.0(00000000.000*kWh)",
+        "1-0:3.8.0(00000021.988*kVArh)", "1-0:4.8.0(00001020.971*kVArh)",
+        "1-0:1.7.0(0001.727*kW)", "1-0:2.7.0(0000.000*kW)", "1-0:3.7.0(0000.000*kVAr)",
+        "1-0:21.7.0(0001.023*kW)", "1-0:32.7.0(240.3*V)", "1-0:31.7.0(004.2*A)", "!",
+    ]  # fmt: skip
+    body = "\r\n".join(lines).encode()
+    (telegram,) = decode(body + f"{crc16_arc_pure(body):04X}\r\n".encode())
+    assert telegram.crc == "ok"
+    assert telegram.timestamp == utc(2021, 2, 17, 17, 40, 19)
+    assert telegram.registers.import_total == 6_678_394
+    assert telegram.registers.import_sum == 6_678_394
+    assert telegram.power_import_w == 1727
+    assert telegram.value("1-0:4.8.0") == ("00001020.971", "kVArh")
