@@ -232,10 +232,8 @@ class ReleaseService:
         point = self.config.point(release.ap)
         prefix = self.config.grid.prefix if self.config.grid else "p1edge/v1"
         for period in release.periods:
-            if not period.is_day:
-                # The monthly block format is not defined yet: recorded, logged, not sent.
-                LOG.warning("%s: monthly block for %s not supported yet", release.ap, period)
-                continue
+            if not period.is_day:  # attach_release refuses monthly regimes: cannot happen
+                raise ValueError(f"{release.ap}: no block format for the period {period}")
             readings = day_readings(
                 self.conn,
                 gw=self.config.gateway.id,

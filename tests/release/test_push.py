@@ -37,3 +37,13 @@ def test_every_complete_day_arrives_once_verified_and_chained(
         assert days == ["2026-03-27", "2026-03-28", "2026-03-29"]  # each once; never today
     releases = [e for e in consumer_log(gateway.config) if e["kind"] == "release"]
     assert len(releases) == 6  # one release per point per day it ran, each logged
+
+
+def test_monthly_regime_is_refused_at_start_not_silently_skipped(tmp_path: Path) -> None:
+    gateway = make_gateway(tmp_path, "mqtt://127.0.0.1:1")
+    text = gateway.config.read_text() + '\n[policy]\nregime = "monthly"\n'
+    gateway.config.write_text(text)
+    gateway.feed("2026-03-27T00:00:00+01:00", "2h")
+    result = gateway.run()
+    assert result.returncode == 2
+    assert "policy.regime" in result.stderr and "monthly" in result.stderr
