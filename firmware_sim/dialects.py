@@ -66,18 +66,7 @@ def dsmr5(spec: MeterSpec, b: Block) -> Template:
     lines.add(f"1-0:2.7.0({_KW})", *r.kwh(b.p_exp))
     _failures(lines, spec, b)
     lines.const("0-0:96.13.0()")
-    for i, code in enumerate(("32", "52", "72")):
-        lines.add(
-            f"1-0:{code}.7.0(%04d.%d*V)",
-            (b.volt_dv[i] // 10).tolist(),
-            (b.volt_dv[i] % 10).tolist(),
-        )
-    for i, code in enumerate(("31", "51", "71")):
-        lines.add(
-            f"1-0:{code}.7.0(%d.%02d*A)",
-            (b.cur_ca[i] // 100).tolist(),
-            (b.cur_ca[i] % 100).tolist(),
-        )
+    _volts_amps(lines, b, "%04d.%d", "%d.%02d")
     _phase_power(lines, b, "i1 i2 i3 e1 e2 e3")
     _gas(lines, spec, b, "24.2.1")
     return lines.template()
@@ -156,18 +145,7 @@ def fluvius(spec: MeterSpec, b: Block) -> Template:
     lines.add(f"1-0:1.7.0({_KW})", *r.kwh(b.p_imp))
     lines.add(f"1-0:2.7.0({_KW})", *r.kwh(b.p_exp))
     _phase_power(lines, b, "i1 i2 i3 e1 e2 e3")
-    for i, code in enumerate(("32", "52", "72")):
-        lines.add(
-            f"1-0:{code}.7.0(%03d.%d*V)",
-            (b.volt_dv[i] // 10).tolist(),
-            (b.volt_dv[i] % 10).tolist(),
-        )
-    for i, code in enumerate(("31", "51", "71")):
-        lines.add(
-            f"1-0:{code}.7.0(%03d.%02d*A)",
-            (b.cur_ca[i] // 100).tolist(),
-            (b.cur_ca[i] % 100).tolist(),
-        )
+    _volts_amps(lines, b, "%03d.%d", "%03d.%02d")
     lines.const("0-0:96.3.10(1)")
     lines.const("0-0:17.0.0(999.9*kW)")
     lines.const("1-0:31.4.0(999*A)")
@@ -244,3 +222,13 @@ DIALECTS: dict[str, r.Dialect] = {
 }
 HAS_CRC = {"dsmr22": False}
 ENCRYPTED = ("smarty", "sagemcom")
+
+
+def _volts_amps(lines: Lines, b: Block, volt_format: str, amp_format: str) -> None:
+    """Per-phase voltage (0.1 V) and current (0.01 A) lines, in the dialect's field widths."""
+    for i, code in enumerate(("32", "52", "72")):
+        volts = b.volt_dv[i]
+        lines.add(f"1-0:{code}.7.0({volt_format}*V)", (volts // 10).tolist(), (volts % 10).tolist())
+    for i, code in enumerate(("31", "51", "71")):
+        amps = b.cur_ca[i]
+        lines.add(f"1-0:{code}.7.0({amp_format}*A)", (amps // 100).tolist(), (amps % 100).tolist())
