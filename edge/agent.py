@@ -24,9 +24,8 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from edge import status
-from edge.adapters.file_source import FileSource
-from edge.adapters.serial_source import SerialSource
 from edge.adapters.source_base import SourceBatch, SourceWorker
+from edge.adapters.sources import make_source
 from edge.config import Config
 from edge.config.model import Clock
 from edge.config.points import FileSource as FileSourceConfig
@@ -119,16 +118,17 @@ class Agent:
             point = self.config.point(ap)
             workers: list[SourceWorker] = []
             for url in urls:
-                options = {
-                    "dialect": str(point.dialect),
-                    "key": point.key,
-                    "auth_key": point.auth_key,
-                    "local_tz": self.tz,
-                }
-                if url.startswith("file:"):
-                    workers.append(FileSource(ap, url, self.queue, **options))  # type: ignore[arg-type]
-                else:
-                    workers.append(SerialSource(ap, url, self.queue, **options))  # type: ignore[arg-type]
+                workers.append(
+                    make_source(
+                        ap,
+                        url,
+                        self.queue,
+                        dialect=str(point.dialect),
+                        key=point.key,
+                        auth_key=point.auth_key,
+                        local_tz=self.tz,
+                    )
+                )
             self.sources[ap] = workers
             self._reading[ap] = 0
             workers[0].start()  # captures of one point are read one after the other
