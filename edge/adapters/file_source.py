@@ -48,6 +48,7 @@ class FileSource(SourceWorker):
         super().__init__(name, url, sink, decoder, clock)
         self.path = url[len(FILE_PREFIX) :]
         self._chunk = chunk_size
+        self.bytes_read = 0  # for progress bars; written by the reader thread only
         self._file: BinaryIO | None = None
         self._set_line("file")
 
@@ -80,5 +81,6 @@ class FileSource(SourceWorker):
             data = fh.read(self._chunk)
             if not data:
                 return True
+            self.bytes_read += len(data)
             self._ingest(data)
         return False

@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     _logging(args.verbose)
+    if sys.stderr.isatty() and not args.verbose:
+        logging.getLogger().setLevel(logging.WARNING)  # the progress bar tells the story
     config = config_or_exit(args.config)
     if args.ap not in {p.ean for p in config.points}:
         fail(f"--ap {args.ap} is not an allocation point of {args.config}")
@@ -86,6 +88,7 @@ def run_replay(args: argparse.Namespace) -> int:
             fail(f"cannot read the capture {capture}")
     try:
         agent = Agent(config, until_eof=True, sources=capture_sources(args.ap, args.captures))
+        attach_meter_peaks(agent)  # the meter's own peaks are history too
         bar = ProgressBar.for_files([c.removeprefix("file:") for c in args.captures])
         if bar is not None:
             agent.hooks.on_tick.append(lambda _now: bar.update(agent.bytes_read()))

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from edge import status as status_file
 from edge.commands.common import add_config_argument, config_or_exit
+from edge.errors import StoreError
+from edge.policy import point_status
 from edge.registers import iso_utc
 from edge.store import connect
+from edge.store.outbox import Outbox
+from edge.store.policy import load_state
 from edge.store.registers import last_boundary
 
 
@@ -23,17 +28,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def collect(config_path: str) -> dict[str, Any]:
-    """The running agent's snapshot, completed from the database."""
+    """The running agent's snapshot, completed from the database (also when it is stopped)."""
     config = config_or_exit(config_path)
     data_dir = config.gateway.data_dir
     snapshot = status_file.read(data_dir) or {"gateway": config.gateway.id, "sources": []}
     points = snapshot.setdefault("points", {})
+    released = snapshot.get("release", {}).get("points", {})
     try:
         conn = connect(data_dir)
-    except Exception:
+    except (StoreError, sqlite3.Error):
         conn = None
+    policy = point_status(load_state(conn), config.policy) if conn is not None else {}
+    outbox = Outbox(conn) if conn is not None else None
     for point in config.points:
         entry = points.setdefault(point.ean, {"role": str(point.role), "name": point.name})
+        entry.update(policy.get(point.ean, {}))
+        entry["opted_out"] = entry.get("consent") == "opted-out"
+        entry["last_released_day"] = entry.get("last_release_day")
+        entry["outbox_depth"] = len(outbox.entries(point.ean)) if outbox is not None else None
+        entry["alarms"] = released.get(point.ean, {}).get("alarms", [])
         last = last_boundary(conn, point.ean) if conn is not None else None
         entry["last_boundary_utc"] = iso_utc(last) if last is not None else None
     if conn is not None:
@@ -77,7 +90,7 @@ def _render(s: dict[str, Any]) -> str:
         lines.append(
             f"{ean:<20} {p.get('role', ''):<10} {p.get('regime') or '-':<13}"
             f" {'yes' if p.get('opted_out') else 'no':<8} {p.get('last_released_day') or '-':<14}"
-            f" {p.get('outbox_depth', 0):>6}  {', '.join(p.get('alarms', [])) or '-'}"
+            f" {p.get('outbox_depth') or 0:>6}  {_alarms(p.get('alarms', []))}"
         )
     return "\n".join(lines)
 
@@ -87,3 +100,8 @@ def _age_s(text: str | None) -> float | None:
         return None
     moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     return (datetime.now(UTC) - moment).total_seconds()
+
+
+def _alarms(alarms: list[Any]) -> str:
+    names = [a if isinstance(a, str) else str(a.get("alarm") or a.get("name") or a) for a in alarms]
+    return ", ".join(names) or "-"
