@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,19 @@ from paho.mqtt.client import MQTT_ERR_SUCCESS, Client, MQTTMessage, error_string
 from edge import __version__
 from edge.adapters.mqtt_blocking import close_client
 from edge.adapters.mqtt_config import BrokerSettings, new_client, tls_context
+from edge.adapters.mqtt_events import (
+    Ack,
+    Command,
+    Connack,
+    Drop,
+    Event,
+    Gone,
+    Publish,
+    Session,
+    Stop,
+    Suback,
+    Wake,
+)
 from edge.adapters.mqtt_status import (
     LinkStatus,
     PublishFailure,
@@ -58,83 +71,11 @@ from edge.adapters.mqtt_topics import (
 )
 from edge.errors import MqttError
 from edge.store.db import connect
-from edge.store.outbox import DEFAULT_CAPACITY, Outbox, OutboxEntry
+from edge.store.outbox import DEFAULT_CAPACITY, Outbox
+
+__all__ = ["Command", "GridLink"]  # Command lives in mqtt_events; callers import it here
 
 log = logging.getLogger("edge.mqtt")
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """A grid operator request as received: the signed COSE bytes, not yet checked."""
-
-    kind: CommandKind
-    topic: str
-    payload: bytes
-
-
-# events for the link thread; `session` tells callbacks of an old connection from the current
-@dataclass(frozen=True, slots=True)
-class _Connack:
-    session: int
-    code: Any
-
-
-@dataclass(frozen=True, slots=True)
-class _Gone:
-    session: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Ack:
-    session: int
-    mid: int
-    code: Any
-
-
-@dataclass(frozen=True, slots=True)
-class _Suback:
-    session: int
-    codes: list[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class _Publish:  # a status or reply message from another thread
-    topic: str
-    payload: bytes
-    retain: bool
-
-
-class _Wake:
-    pass
-
-
-class _Stop:
-    pass
-
-
-class _Drop:
-    pass
-
-
-_Event = _Connack | _Gone | _Ack | _Suback | _Publish | _Wake | _Stop | _Drop
-
-
-@dataclass(slots=True)
-class _Session:
-    """What one connection knows; it dies with the connection."""
-
-    number: int
-    client: Client
-    connected: bool = False
-    inflight: dict[int, OutboxEntry] = field(default_factory=dict)
-    retry_at: dict[str, float] = field(default_factory=dict)
-    status_mid: int | None = None
-
-    def excluded(self, now: float) -> set[str]:
-        """Points that may not publish now: one in flight, or waiting to retry."""
-        busy = {entry.ap for entry in self.inflight.values()}
-        return busy | {ap for ap, at in self.retry_at.items() if at > now}
 
 
 class GridLink:
@@ -163,7 +104,7 @@ class GridLink:
         self._version = version
         self._status_topic = status_topic(prefix, gateway_id)  # also validates the names
         self._context: ssl.SSLContext | None = tls_context(settings) if settings.tls else None
-        self._events: queue.Queue[_Event] = queue.Queue()
+        self._events: queue.Queue[Event] = queue.Queue()
         self._gate = threading.RLock()
         self._cond = threading.Condition()
         self._status = LinkStatus(capacity=capacity)
@@ -187,7 +128,7 @@ class GridLink:
         """Say goodbye (retained offline status), disconnect and end the link thread."""
         if self._thread is None:
             return
-        self._events.put(_Stop())
+        self._events.put(Stop())
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise MqttError(f"the grid link did not stop within {timeout} s")
@@ -197,24 +138,24 @@ class GridLink:
         """Tell the link that new outbox entries were committed (it also polls, slowly)."""
         with self._cond:
             self._generation += 1
-        self._events.put(_Wake())
+        self._events.put(Wake())
 
     def publish_status(self, fields: Mapping[str, Any]) -> None:
         """Set the agent's status fields (e.g. `points`, `last_telegram`, `alarms`) and publish
         the retained status; the link adds online, version, outbox depth and its alarms."""
         with self._cond:
             self._fields = dict(fields)
-        self._events.put(_Publish(self._status_topic, b"", retain=True))
+        self._events.put(Publish(self._status_topic, b"", retain=True))
 
     def publish_reply(self, kind: CommandKind, reply: bytes) -> None:
         """Publish a JSON reply (with the request id) on ``…/cmd/{kind}/reply``, QoS 1."""
-        self._events.put(_Publish(reply_topic(self.prefix, self.gateway_id, kind), reply, False))
+        self._events.put(Publish(reply_topic(self.prefix, self.gateway_id, kind), reply, False))
 
     def drop_connection(self) -> None:
         """Cut the connection without a DISCONNECT, as a crash or a pulled cable would (the
         broker then publishes the last will); the link reconnects as usual. For tests and
         for a watchdog that distrusts a silent connection."""
-        self._events.put(_Drop())
+        self._events.put(Drop())
 
     @contextmanager
     def hold(self) -> Iterator[None]:
@@ -287,13 +228,13 @@ class GridLink:
                 event = self._events.get(timeout=left)
             except queue.Empty:
                 break
-            if isinstance(event, _Stop):
+            if isinstance(event, Stop):
                 self._stopping = True
                 return
-            if isinstance(event, _Wake):
+            if isinstance(event, Wake):
                 self._refresh(outbox, None)
 
-    def _new_session(self) -> _Session:
+    def _new_session(self) -> Session:
         self._sessions += 1
         number = self._sessions
         will = offline_json(gateway=self.gateway_id, version=self._version, reason="lost")
@@ -304,12 +245,12 @@ class GridLink:
             context=self._context,
         )
         put = self._events.put
-        client.on_connect = lambda _c, _u, _f, code, _p: put(_Connack(number, code))
-        client.on_disconnect = lambda _c, _u, _f, code, _p: put(_Gone(number, reason_text(code)))
-        client.on_publish = lambda _c, _u, mid, code, _p: put(_Ack(number, mid, code))
-        client.on_subscribe = lambda _c, _u, _m, codes, _p: put(_Suback(number, codes))
+        client.on_connect = lambda _c, _u, _f, code, _p: put(Connack(number, code))
+        client.on_disconnect = lambda _c, _u, _f, code, _p: put(Gone(number, reason_text(code)))
+        client.on_publish = lambda _c, _u, mid, code, _p: put(Ack(number, mid, code))
+        client.on_subscribe = lambda _c, _u, _m, codes, _p: put(Suback(number, codes))
         client.on_message = self._on_message
-        return _Session(number, client)
+        return Session(number, client)
 
     def _session(self, outbox: Outbox) -> bool:
         """One connection from connect to loss (or stop); True if it got a CONNACK."""
@@ -329,13 +270,13 @@ class GridLink:
             close_client(session.client)
         return session.connected
 
-    def _connect_failed(self, session: _Session, error: str) -> None:
+    def _connect_failed(self, session: Session, error: str) -> None:
         close_client(session.client)
         if error != self._status.connect_error:  # one log line per state change
             log.warning("mqtt: %s: %s", self.settings.url, error)
         self._set_status(connected=False, connect_error=error)
 
-    def _serve(self, session: _Session, outbox: Outbox) -> None:
+    def _serve(self, session: Session, outbox: Outbox) -> None:
         """Handle events until the connection is gone or the link stops."""
         connack_deadline = time.monotonic() + self.settings.connect_timeout
         while True:
@@ -356,14 +297,14 @@ class GridLink:
             self._pump(session, outbox)
             self._refresh(outbox, session)  # once per batch: SQLite counts are not free
 
-    def _timeout(self, session: _Session, connack_deadline: float) -> float:
+    def _timeout(self, session: Session, connack_deadline: float) -> float:
         now = time.monotonic()
         if not session.connected:
             return max(0.0, connack_deadline - now)
         waits = [self._poll, *(at - now for at in session.retry_at.values() if at > now)]
         return max(0.0, min(waits))
 
-    def _handle(self, session: _Session, outbox: Outbox, batch: list[_Event]) -> bool:
+    def _handle(self, session: Session, outbox: Outbox, batch: list[Event]) -> bool:
         """Handle a batch of events; False when the session is over."""
         alive = True
         outbox.conn.execute("BEGIN IMMEDIATE")
@@ -380,35 +321,35 @@ class GridLink:
             raise
         return alive
 
-    def _handle_one(self, session: _Session, outbox: Outbox, event: _Event) -> bool:
-        if isinstance(event, _Stop):
+    def _handle_one(self, session: Session, outbox: Outbox, event: Event) -> bool:
+        if isinstance(event, Stop):
             self._stopping = True
             self._goodbye(session)
             return False
-        if isinstance(event, _Drop):
+        if isinstance(event, Drop):
             sock = session.client.socket()
             if isinstance(sock, socket.socket):
                 sock.shutdown(socket.SHUT_RDWR)  # paho notices and reports the loss
             return True
-        if isinstance(event, _Wake | _Publish):
-            if isinstance(event, _Publish) and session.connected:
+        if isinstance(event, Wake | Publish):
+            if isinstance(event, Publish) and session.connected:
                 self._publish_extra(session, outbox, event)
             return True
         if event.session != session.number:
             return True  # a late callback of an earlier connection
-        if isinstance(event, _Connack):
+        if isinstance(event, Connack):
             return self._on_connack(session, outbox, event.code)
-        if isinstance(event, _Gone):
+        if isinstance(event, Gone):
             if session.connected:
                 log.warning("mqtt: connection to %s lost: %s", self.settings.url, event.reason)
             return False
-        if isinstance(event, _Suback):
+        if isinstance(event, Suback):
             self._on_suback(event.codes)
         else:
             self._on_ack(session, outbox, event.mid, event.code)
         return True
 
-    def _on_connack(self, session: _Session, outbox: Outbox, code: Any) -> bool:
+    def _on_connack(self, session: Session, outbox: Outbox, code: Any) -> bool:
         if code.is_failure:
             error = f"connection refused: {reason_text(code)}"
             if error != self._status.connect_error:
@@ -431,7 +372,7 @@ class GridLink:
             log.error("mqtt: subscription refused: %s", error)
         self._set_status(subscribe_error=error)
 
-    def _on_ack(self, session: _Session, outbox: Outbox, mid: int, code: Any) -> None:
+    def _on_ack(self, session: Session, outbox: Outbox, mid: int, code: Any) -> None:
         entry = session.inflight.pop(mid, None)
         if entry is None:
             if code.is_failure:  # a status or reply message
@@ -452,7 +393,7 @@ class GridLink:
         if outbox.ack(entry.id):
             self._delivered += 1
 
-    def _pump(self, session: _Session, outbox: Outbox) -> None:
+    def _pump(self, session: Session, outbox: Outbox) -> None:
         """Publish the next entry of every point that has nothing in flight."""
         if not session.connected:
             return
@@ -462,14 +403,14 @@ class GridLink:
                 _check(info.rc, f"publish {entry.topic}")
                 session.inflight[info.mid] = entry
 
-    def _publish_extra(self, session: _Session, outbox: Outbox, event: _Publish) -> None:
+    def _publish_extra(self, session: Session, outbox: Outbox, event: Publish) -> None:
         if event.topic == self._status_topic:
             self._publish_status(session, outbox)
         else:
             info = session.client.publish(event.topic, event.payload, qos=1)
             _check(info.rc, f"publish {event.topic}")
 
-    def _publish_status(self, session: _Session, outbox: Outbox) -> None:
+    def _publish_status(self, session: Session, outbox: Outbox) -> None:
         self._refresh(outbox, None)
         with self._cond:
             fields = self._fields
@@ -480,7 +421,7 @@ class GridLink:
         _check(info.rc, "publish the status")
         session.status_mid = info.mid
 
-    def _goodbye(self, session: _Session) -> None:
+    def _goodbye(self, session: Session) -> None:
         """A clean stop sends no will: publish the offline status ourselves, then disconnect."""
         if not session.connected:
             return
@@ -490,7 +431,7 @@ class GridLink:
             info.wait_for_publish(timeout=min(5.0, self.settings.connect_timeout))
         session.client.disconnect()
 
-    def _refresh(self, outbox: Outbox, session: _Session | None) -> None:
+    def _refresh(self, outbox: Outbox, session: Session | None) -> None:
         """Recompute depth and alarms; republish the status when an alarm changed."""
         with self._cond:
             generation = self._generation
