@@ -52,12 +52,13 @@ FrameEvent = PlainFrame | EncryptedFrame | FrameDiscarded
 class Framer:
     """Feed bytes with `feed`; it returns the frames and discards completed by them."""
 
-    __slots__ = ("_buf", "_in_frame", "_max_frame", "_scan")
+    __slots__ = ("_buf", "_in_frame", "_line_end", "_max_frame", "_scan")
 
     def __init__(self, max_frame: int = MAX_FRAME) -> None:
         self._buf = bytearray()
         self._scan = 0  # where to continue looking inside the current frame
         self._in_frame = False
+        self._line_end = False  # a frame just ended: its CR LF may still arrive (not garbage)
         self._max_frame = max_frame
 
     @property
@@ -82,6 +83,7 @@ class Framer:
         self._buf.clear()
         self._scan = 0
         self._in_frame = False
+        self._line_end = False
         return events
 
     # -- states ----------------------------------------------------------------------------
@@ -95,6 +97,11 @@ class Framer:
 
     def _find_start(self, events: list[FrameEvent]) -> bool:
         buf = self._buf
+        while self._line_end and buf and buf[0] in (0x0D, 0x0A):
+            self._line_end = buf[0] == 0x0D  # after LF the telegram's line end is complete
+            del buf[:1]
+        if buf:
+            self._line_end = False
         start = 0
         while True:
             slash = buf.find(b"/", start)
@@ -179,6 +186,8 @@ class Framer:
         crc_end = end
         if buf[end : end + 2] == b"\r\n":  # the line end belongs to the telegram, not garbage
             end += 2
+        else:
+            self._line_end = True  # it may come with the next read
         events.append(PlainFrame(bytes(buf[: bang + 1]), bytes(buf[bang + 1 : crc_end])))
         del buf[:end]
         self._in_frame = False

@@ -127,3 +127,22 @@ def test_encrypted_frames_are_framed_by_their_length_field() -> None:
     assert not any(isinstance(e, PlainFrame) for e in events)
     telegrams = decode(stream, key=KEY)
     assert [t.registers.import_total for t in telegrams] == [6_545_766, 273_764]
+
+
+def test_counters_do_not_depend_on_how_the_line_is_chunked() -> None:
+    from firmware_sim.api import render
+
+    faults = "crc:0.1,noise:0.2,pad_ff:0.2,truncate:0.1,glue:0.1"
+    data = render("dsmr5", start="2026-06-01T00:00:00+02:00", duration="3m", seed=1,
+                  faults=faults).data  # fmt: skip
+
+    def stats(step: int) -> tuple[object, ...]:
+        decoder = P1Decoder()
+        for pos in range(0, len(data), step):
+            decoder.feed(data[pos : pos + step])
+        decoder.flush()
+        return tuple(decoder.stats.as_dict().values())
+
+    whole = stats(len(data))
+    assert whole[2] > 0 and whole[5] > 0  # CRC errors and skipped bytes were seen
+    assert stats(1) == stats(7) == stats(4096) == whole
