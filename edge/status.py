@@ -34,6 +34,7 @@ def snapshot(agent: Agent) -> dict[str, Any]:
                     "name": st.name,
                     "port": st.url,
                     "state": st.state,
+                    "dialect": str(agent.config.point(st.name).dialect),
                     "line": st.line,
                     "telegrams": st.telegrams,
                     "crc_errors": st.crc_errors,

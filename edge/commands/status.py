@@ -71,14 +71,15 @@ def _render(s: dict[str, Any]) -> str:
     state = "running" if s.get("running") else "not running (last status shown)"
     lines = [f"gateway {s.get('gateway')}  version {s.get('version', '?')}  {state}", ""]
     lines.append(
-        f"{'source':<20} {'port':<28} {'state':<10} {'last telegram':>14}"
+        f"{'source':<20} {'port':<28} {'dialect':<9} {'state':<10} {'last telegram':>14}"
         f" {'crc err':>8} {'reconn':>7}"
     )
     for src in s.get("sources", []):
         age = _age_s(src.get("last_received_utc") or src.get("last_telegram_utc"))
         age_text = f"{age:.0f} s ago" if age is not None else "never"
         lines.append(
-            f"{src['name']:<20} {src['port'][:28]:<28} {src['state']:<10} {age_text:>14}"
+            f"{src['name']:<20} {src['port'][:28]:<28} {src.get('dialect', '?'):<9}"
+            f" {src['state']:<10} {age_text:>14}"
             f" {src['crc_errors']:>8} {src['reconnects']:>7}"
         )
     lines += [

@@ -127,3 +127,16 @@ def test_other_dialects_at_their_interval(tmp_path: Path, dialect: str) -> None:
             assert row["status"] == "measured"
             # measured within the meter's interval: at most one interval of energy late
             assert all(0 <= g - e <= 100 for g, e in zip(row_registers(row), expected, strict=True))
+
+
+def test_status_table_shows_sources_and_points(tmp_path: Path) -> None:
+    capture(tmp_path / "main.cap", "crc:0.05", duration="2h")
+    config = write_config(tmp_path, [(PRIMARY, "primary", "file:main.cap", "dsmr5")])
+    assert edge("run", "--config", str(config), "--until-eof").returncode == 0
+    table = edge("status", "--config", str(config)).stdout.splitlines()
+    assert "not running" in table[0]
+    (source,) = [line for line in table if line.startswith(PRIMARY) and "main.cap" in line]
+    fields = source.split()
+    assert fields[2] == "dsmr5" and fields[3] == "stopped" and int(fields[-2]) > 0  # CRC errors
+    (point,) = [line for line in table if line.startswith(PRIMARY) and "primary" in line]
+    assert point.split()[1:5] == ["primary", "quarter-hour", "no", "-"]
