@@ -135,7 +135,7 @@ def test_status_table_shows_sources_and_points(tmp_path: Path) -> None:
     assert edge("run", "--config", str(config), "--until-eof").returncode == 0
     table = edge("status", "--config", str(config)).stdout.splitlines()
     assert "not running" in table[0]
-    (source,) = [line for line in table if line.startswith(PRIMARY) and "main.cap" in line]
+    (source,) = [line for line in table if line.startswith(PRIMARY) and " file:" in line]
     fields = source.split()
     assert fields[2] == "dsmr5" and fields[3] == "stopped" and int(fields[-2]) > 0  # CRC errors
     (point,) = [line for line in table if line.startswith(PRIMARY) and "primary" in line]
