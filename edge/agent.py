@@ -149,7 +149,7 @@ class Agent:
                 if time.monotonic() >= next_tick:
                     self._tick()
                     next_tick = time.monotonic() + TICK_S
-                if self.until_eof and self._all_read():
+                if self.until_eof and self.all_read():
                     self._tick(final=True)
                     break
         finally:
@@ -169,11 +169,12 @@ class Agent:
         if self.config.gateway.clock is Clock.SYSTEM and live:
             received = int(time.time() - (time.monotonic() - batch.received_monotonic))
         closed = self.ingestor.feed(batch.source, telegrams, received)
-        for hook in self.hooks.on_telegrams:
-            hook(batch.source, telegrams)
         if batch.eof:
             self._next_capture(batch.source)
         self._commit(closed)
+        # after the commit: a hook that reads the store (the release) sees this batch's closures
+        for hook in self.hooks.on_telegrams:
+            hook(batch.source, telegrams)
 
     def _next_capture(self, ap: str) -> None:
         workers = self.sources.get(ap, [])
@@ -216,7 +217,8 @@ class Agent:
         for hook in self.hooks.after_commit:
             hook(closed, now)
 
-    def _all_read(self) -> bool:
+    def all_read(self) -> bool:
+        """Every `file:` capture read AND every batch of it handled (nothing left queued)."""
         workers = [w for ws in self.sources.values() for w in ws]
         files = [w for w in workers if w.url.startswith("file:")]
         return bool(files) and all(w.eof for w in files) and self.queue.empty()

@@ -53,18 +53,28 @@ def day_topic(prefix: str, gw: str, ap: str, day: date | str) -> str:
     return f"{check_prefix(prefix)}/{level(gw, 'gateway id')}/ap/{level(ap, 'EAN')}/day/{text}"
 
 
+def month_topic(prefix: str, gw: str, ap: str, month: str) -> str:
+    """``{prefix}/{gw}/ap/{ean}/month/{yyyy-mm}``: one signed monthly block (regime monthly)."""
+    return f"{check_prefix(prefix)}/{level(gw, 'gateway id')}/ap/{level(ap, 'EAN')}/month/{month}"
+
+
 def day_filter(prefix: str, gw: str = "+") -> str:
     """Subscription filter for the day blocks of one gateway (default: every gateway)."""
     return f"{check_prefix(prefix)}/{gw}/ap/+/day/+"
 
 
+def month_filter(prefix: str, gw: str = "+") -> str:
+    """Subscription filter for the monthly blocks of one gateway (default: every gateway)."""
+    return f"{check_prefix(prefix)}/{gw}/ap/+/month/+"
+
+
 def parse_day_topic(prefix: str, topic: str) -> tuple[str, str, str] | None:
-    """(gateway, EAN, day text) of a day-block topic under `prefix`, else None."""
+    """(gateway, EAN, period text) of a day- or month-block topic under `prefix`, else None."""
     head = check_prefix(prefix) + "/"
     if not topic.startswith(head):
         return None
     parts = topic[len(head) :].split("/")
-    if len(parts) != 5 or parts[1] != "ap" or parts[3] != "day" or not all(parts):
+    if len(parts) != 5 or parts[1] != "ap" or parts[3] not in ("day", "month") or not all(parts):
         return None
     return parts[0], parts[2], parts[4]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from edge.adapters.mqtt_blocking import BlockingClient
-from edge.adapters.mqtt_topics import DEFAULT_PREFIX, day_filter, parse_day_topic
+from edge.adapters.mqtt_topics import DEFAULT_PREFIX, day_filter, month_filter, parse_day_topic
 from edge.blocks.chain import find_gaps
 from edge.blocks.cose import KeyRing
 from edge.blocks.payload import FIRST_SEQ
@@ -191,7 +191,7 @@ def collect(
 ) -> CollectSummary:
     """Subscribe to every gateway's day blocks and handle them until `until` blocks are stored
     (or forever), or `clock()` passes `deadline`. One line per block, one per new gap."""
-    client.subscribe(day_filter(collector.prefix))
+    client.subscribe(day_filter(collector.prefix), month_filter(collector.prefix))
     summary = CollectSummary()
     while until is None or summary.stored < until:
         if deadline is not None and clock() >= deadline:

@@ -20,7 +20,8 @@ from typing import Any, NamedTuple
 import cbor2
 
 from edge.blocks.chain import Link, block_hash, find_gaps, link_problems
-from edge.blocks.cose import DAY_CONTENT_TYPE, KeyRing, verify
+from edge.blocks.cose import DAY_CONTENT_TYPE, KeyRing, VerifiedMessage, verify
+from edge.blocks.month import MONTH_CONTENT_TYPE, decode_month_payload, month_problems
 from edge.blocks.payload import (
     FIRST_SEQ,
     HASH_SIZE,
@@ -155,7 +156,11 @@ def _check_one(
     gateway_kids: Mapping[str, bytes] | None = None,
 ) -> _Checked:
     try:
-        message = verify(data, keys, content_type=DAY_CONTENT_TYPE)
+        message = verify(data, keys)
+        if message.content_type == MONTH_CONTENT_TYPE:
+            return _check_month(source, data, message, gateway_kids)
+        if message.content_type != DAY_CONTENT_TYPE:
+            raise BlockError(f"content type {message.content_type!r} is no day or month block")
         payload = decode_payload(message.payload)
     except (BlockError, SignatureError) as exc:
         return _Checked(source, [str(exc)], [])
@@ -176,6 +181,28 @@ def _check_one(
         summary=_summarise(payload, data),
         day=day if type(day) is str else None,
         n=len(status) if type(status) in (list, tuple) else None,
+    )
+
+
+def _check_month(
+    source: str, data: bytes, message: VerifiedMessage, gateway_kids: Mapping[str, bytes] | None
+) -> _Checked:
+    """A monthly block (regime "monthly"): its own content checks, the same chain."""
+    payload = decode_month_payload(message.payload)
+    problems = month_problems(payload)
+    if cbor2.dumps(payload, canonical=True) != message.payload:
+        problems.append("payload is not deterministic CBOR (RFC 8949 §4.2.1)")
+    gw = payload["gw"]
+    if gateway_kids is not None and (type(gw) is not str or gateway_kids.get(gw) != message.kid):
+        problems.append(f"kid {message.kid.hex()} is not the key of gateway {gw!r}")
+    month = payload["month"]
+    return _Checked(
+        source,
+        problems,
+        [],
+        kid=message.kid.hex(),
+        summary=_summarise({**payload, "day": month}, data),
+        day=month if type(month) is str else None,
     )
 
 

@@ -10,7 +10,6 @@ from edge.adapters.mqtt_config import BrokerSettings
 from edge.blocks.keys import load_private_key, load_public_key
 from edge.config.model import Clock
 from edge.errors import ConfigError
-from edge.policy import Regime
 from edge.release.service import ReleaseService
 from edge.store.db import DB_NAME
 
@@ -29,14 +28,6 @@ def attach_release(agent: Agent) -> ReleaseService:
     grid = config.grid
     if grid is None:
         raise ConfigError("grid: releasing day blocks needs a [grid] section (the broker)")
-    monthly = [p.ean for p in config.points if config.policy.regime_of(p.ean) is Regime.MONTHLY]
-    if monthly:
-        # The policy plans monthly releases, but no monthly block format is specified yet:
-        # refusing to start beats marking months released that were never sent.
-        raise ConfigError(
-            f"policy.regime: the monthly regime ({', '.join(monthly)}) has no block format in "
-            'this release; use "quarter-hour" or "none" for these points'
-        )
     operator = [load_public_key(grid.operator_key)] if grid.operator_key else []
     service = ReleaseService(
         agent, signing_key=load_private_key(config.signing.key), operator_keys=operator, link=None

@@ -11,6 +11,7 @@ import sqlite3
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from edge.blocks.month import MonthReadings, month_span
 from edge.blocks.payload import REGISTERS, DayReadings
 from edge.registers import MISSING, STEP, day_range
 from edge.store.registers import boundaries, intervals
@@ -51,4 +52,32 @@ def day_readings(
         readings={name: tuple(column) for name, column in zip(REGISTERS, columns, strict=True)},
         status=tuple(status),
         flags=tuple(flags),
+    )
+
+
+def month_readings(
+    conn: sqlite3.Connection, *, gw: str, ap: str, role: str, month: str, tz: str
+) -> MonthReadings:
+    """The monthly block content of `ap`: the readings at the month's first and last boundary."""
+    start, end = month_span(month, tz)
+    first = boundaries(conn, ap, int(start.timestamp()), int(start.timestamp()))
+    last = boundaries(conn, ap, int(end.timestamp()), int(end.timestamp()))
+    pair = [first[0] if first else None, last[0] if last else None]
+    regs = [b.registers if b is not None else None for b in pair]
+    meter = next((b.meter for b in reversed(pair) if b is not None and b.meter), UNKNOWN_METER)
+    return MonthReadings(
+        gw=gw,
+        ap=ap,
+        role=role,
+        meter=meter,
+        month=month,
+        tz=tz,
+        readings={
+            name: (regs[0][i] if regs[0] else None, regs[1][i] if regs[1] else None)
+            for i, name in enumerate(REGISTERS)
+        },
+        status=(
+            pair[0].status if pair[0] is not None else MISSING,
+            pair[1].status if pair[1] is not None else MISSING,
+        ),
     )

@@ -27,8 +27,9 @@ from zoneinfo import ZoneInfo
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from edge.adapters.mqtt import Command, GridLink
-from edge.adapters.mqtt_topics import day_topic
+from edge.adapters.mqtt_topics import day_topic, month_topic
 from edge.blocks.cose import DAY_CONTENT_TYPE, keyring, sign
+from edge.blocks.month import MONTH_CONTENT_TYPE, encode_month_payload, month_span
 from edge.blocks.payload import encode_payload
 from edge.blocks.request import open_request
 from edge.config.model import Clock
@@ -48,7 +49,7 @@ from edge.policy import (
 )
 from edge.registers import local_day
 from edge.registers.engine import HORIZON_S
-from edge.release.build import day_readings
+from edge.release.build import day_readings, month_readings
 from edge.store.outbox import Outbox, archive_block, last_block
 from edge.store.policy import append_log, load_state, save_state
 from edge.store.registers import first_boundary
@@ -145,12 +146,10 @@ class ReleaseService:
         known = [t for t in times if t is not None]
         if not known:
             return None
-        slowest = ingestor.latest if self.agent.stopped or self._all_read() else min(known)
+        # A source's end of file is known before its queued batches are handled: only when
+        # nothing is left does the newest reading speak for every point.
+        slowest = ingestor.latest if self.agent.stopped or self.agent.all_read() else min(known)
         return datetime.fromtimestamp(slowest, UTC)
-
-    def _all_read(self) -> bool:
-        workers = [w for ws in self.agent.sources.values() for w in ws]
-        return bool(workers) and all(w.eof for w in workers)
 
     def first_data(self) -> dict[str, date]:
         days = {}
@@ -230,31 +229,45 @@ class ReleaseService:
 
     def _release(self, release: Release, now: datetime) -> None:
         point = self.config.point(release.ap)
-        prefix = self.config.grid.prefix if self.config.grid else "p1edge/v1"
         for period in release.periods:
-            if not period.is_day:  # attach_release refuses monthly regimes: cannot happen
-                raise ValueError(f"{release.ap}: no block format for the period {period}")
-            readings = day_readings(
-                self.conn,
-                gw=self.config.gateway.id,
-                ap=release.ap,
-                role=str(point.role),
-                day=period.first,
-                tz=self.config.gateway.timezone,
-            )
-            previous = last_block(self.conn, release.ap)
-            seq = previous.seq + 1 if previous else 1
-            payload = encode_payload(
-                readings,
-                seq=seq,
-                prev=previous.sha256 if previous else None,
-                created=max(now, readings.start + timedelta(seconds=900 * readings.n)),
-                time_sync=self._time_sync(),
-            )
-            cose = sign(payload, self.signing_key, DAY_CONTENT_TYPE)
+            previous = last_block(self.conn, release.ap)  # one chain per point, any regime
+            seq, prev = (previous.seq + 1, previous.sha256) if previous else (1, None)
+            build = self._day_block if period.is_day else self._month_block
+            cose, topic = build(release.ap, str(point.role), period.first, seq, prev, now)
             archive_block(self.conn, ap=release.ap, seq=seq, period=str(period), cose=cose, now=now)
-            topic = day_topic(prefix, self.config.gateway.id, release.ap, period.first)
             self.outbox.enqueue(release.ap, topic, cose, now=now)
+
+    def _day_block(
+        self, ap: str, role: str, day: date, seq: int, prev: bytes | None, now: datetime
+    ) -> tuple[bytes, str]:
+        gateway = self.config.gateway
+        readings = day_readings(
+            self.conn, gw=gateway.id, ap=ap, role=role, day=day, tz=gateway.timezone
+        )
+        day_end = readings.start + timedelta(seconds=900 * readings.n)
+        payload = encode_payload(
+            readings, seq=seq, prev=prev, created=max(now, day_end), time_sync=self._time_sync()
+        )
+        topic = day_topic(self._prefix(), gateway.id, ap, day)
+        return sign(payload, self.signing_key, DAY_CONTENT_TYPE), topic
+
+    def _month_block(
+        self, ap: str, role: str, first: date, seq: int, prev: bytes | None, now: datetime
+    ) -> tuple[bytes, str]:
+        gateway = self.config.gateway
+        month = first.strftime("%Y-%m")
+        readings = month_readings(
+            self.conn, gw=gateway.id, ap=ap, role=role, month=month, tz=gateway.timezone
+        )
+        end = month_span(month, gateway.timezone)[1]
+        payload = encode_month_payload(
+            readings, seq=seq, prev=prev, created=max(now, end), time_sync=self._time_sync()
+        )
+        topic = month_topic(self._prefix(), gateway.id, ap, month)
+        return sign(payload, self.signing_key, MONTH_CONTENT_TYPE), topic
+
+    def _prefix(self) -> str:
+        return self.config.grid.prefix if self.config.grid else "p1edge/v1"
 
     def _time_sync(self) -> str:
         if self.meter_clock:
