@@ -169,12 +169,14 @@ class Agent:
         if self.config.gateway.clock is Clock.SYSTEM and live:
             received = int(time.time() - (time.monotonic() - batch.received_monotonic))
         closed = self.ingestor.feed(batch.source, telegrams, received)
+        # live views see the telegrams before their closures: a quarter's last telegrams are
+        # judged against the month as it stood (the peak warning); the store is read after
+        # the commit (`after_commit`)
+        for hook in self.hooks.on_telegrams:
+            hook(batch.source, telegrams)
         if batch.eof:
             self._next_capture(batch.source)
         self._commit(closed)
-        # after the commit: a hook that reads the store (the release) sees this batch's closures
-        for hook in self.hooks.on_telegrams:
-            hook(batch.source, telegrams)
 
     def _next_capture(self, ap: str) -> None:
         workers = self.sources.get(ap, [])

@@ -145,6 +145,16 @@ class PolicyConfig:
 _POLICY_KEYS = ("regime", "push_window", "max_backfill_days")
 
 
+# SPEC §5: quarter-hour by default in the Netherlands; Flanders reads small meters monthly
+# unless the customer consents to the quarter-hour regime (Technisch Reglement art. 4.2.11).
+_MONTHLY_BY_DEFAULT = frozenset({"Europe/Brussels"})
+
+
+def default_regime(tz: str) -> str:
+    """The regime a point gets when the configuration names none, by the meters' time zone."""
+    return "monthly" if tz in _MONTHLY_BY_DEFAULT else "quarter-hour"
+
+
 def config_from_table(
     table: Mapping[str, object], *, gateway_id: str, tz: str, points: tuple[PointConfig, ...]
 ) -> PolicyConfig:
@@ -161,7 +171,7 @@ def config_from_table(
         gateway_id=gateway_id,
         tz=tz,
         points=points,
-        regime=parse_regime(table.get("regime", "quarter-hour")),
+        regime=parse_regime(table.get("regime", default_regime(tz))),
         push_window=PushWindow.parse(table.get("push_window", "01:00-05:00")),
         max_backfill_days=backfill,
     )

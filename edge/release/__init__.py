@@ -52,8 +52,9 @@ def attach_release(agent: Agent) -> ReleaseService:
     service.link.start()
     agent.hooks.on_tick.append(service.tick)
     if config.gateway.clock is Clock.METER:
-        # meter time runs fast in replays and demos: look at the policy with every batch
-        agent.hooks.on_telegrams.append(lambda _source, _telegrams: service.tick(0))
+        # meter time runs fast in replays and demos: look at the policy with every commit
+        # (each closed quarter-hour), after the store holds it
+        agent.hooks.after_commit.append(lambda _closed, _now: service.tick(0))
     agent.hooks.on_stop.append(lambda: _stop(agent, service))
     agent.status_parts["release"] = service.status_fields
     return service
