@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.blocks.keys import save_public_key
 from edge.cli import main
-from tests.blocks.factory import make_chain
+from tests.blocks.factory import AP, GW, make_chain
 
 
 @pytest.fixture
@@ -91,3 +91,28 @@ def test_as_a_process(store: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "OK: 5 blocks, 5 verified, 0 failed, 0 gaps"
+
+
+def test_a_monthly_block_continues_the_chain(store: Path, key: Ed25519PrivateKey,
+                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from datetime import UTC, datetime
+
+    from edge.blocks.chain import block_hash
+    from edge.blocks.cose import sign
+    from edge.blocks.month import MONTH_CONTENT_TYPE, MonthReadings, encode_month_payload
+
+    last = (store / "blocks" / "00005.cose").read_bytes()
+    month = MonthReadings(
+        gw=GW, ap=AP, role="primary", meter="M", month="2026-04",
+        tz="Europe/Amsterdam", status=("measured", "measured"),
+        readings={r: (1, 2) for r in ("import_t1", "import_t2", "export_t1", "export_t2")},
+    )  # fmt: skip
+    payload = encode_month_payload(
+        month, seq=6, prev=block_hash(last), created=datetime(2026, 5, 2, tzinfo=UTC),
+        time_sync="ntp",
+    )  # fmt: skip
+    (store / "blocks" / "00006.cose").write_bytes(sign(payload, key, MONTH_CONTENT_TYPE))
+    assert grid_verify(store, str(store / "blocks")) == 0, capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert "seq=6 day=2026-04" in lines[5]
+    assert lines[-1] == "OK: 6 blocks, 6 verified, 0 failed, 0 gaps"
