@@ -93,8 +93,9 @@ def test_as_a_process(store: Path) -> None:
     assert result.stdout.splitlines()[-1] == "OK: 5 blocks, 5 verified, 0 failed, 0 gaps"
 
 
-def test_a_monthly_block_continues_the_chain(store: Path, key: Ed25519PrivateKey,
-                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_monthly_block_continues_the_chain(
+    store: Path, key: Ed25519PrivateKey, capsys: pytest.CaptureFixture[str]
+) -> None:
     from datetime import UTC, datetime
 
     from edge.blocks.chain import block_hash
