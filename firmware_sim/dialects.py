@@ -56,15 +56,20 @@ def _failures(lines: Lines, spec: MeterSpec, b: Block) -> None:
         lines.const(f"1-0:{code}(00000)")
 
 
-def dsmr5(spec: MeterSpec, b: Block) -> Template:
-    lines = Lines()
-    _head(lines, spec, b, "/ISk5\\2MT382-1000", "50")
+def _dutch_core(lines: Lines, spec: MeterSpec, b: Block, header: str, version: str) -> None:
+    """Header, equipment id, the four registers, tariff, power and the failure log (NL)."""
+    _head(lines, spec, b, header, version)
     lines.const(f"0-0:96.1.1({r.hex_id(b.meter_id)})")
     _registers(lines, b, 6, ("1.8.1", "1.8.2", "2.8.1", "2.8.2"))
     lines.add("0-0:96.14.0(%04d)", b.tariff.tolist())
     lines.add(f"1-0:1.7.0({_KW})", *r.kwh(b.p_imp))
     lines.add(f"1-0:2.7.0({_KW})", *r.kwh(b.p_exp))
     _failures(lines, spec, b)
+
+
+def dsmr5(spec: MeterSpec, b: Block) -> Template:
+    lines = Lines()
+    _dutch_core(lines, spec, b, "/ISk5\\2MT382-1000", "50")
     lines.const("0-0:96.13.0()")
     _volts_amps(lines, b, "%04d.%d", "%d.%02d")
     _phase_power(lines, b, "i1 i2 i3 e1 e2 e3")
@@ -74,13 +79,7 @@ def dsmr5(spec: MeterSpec, b: Block) -> Template:
 
 def dsmr4(spec: MeterSpec, b: Block) -> Template:
     lines = Lines()
-    _head(lines, spec, b, "/KFM5KAIFA-METER", "42")
-    lines.const(f"0-0:96.1.1({r.hex_id(b.meter_id)})")
-    _registers(lines, b, 6, ("1.8.1", "1.8.2", "2.8.1", "2.8.2"))
-    lines.add("0-0:96.14.0(%04d)", b.tariff.tolist())
-    lines.add(f"1-0:1.7.0({_KW})", *r.kwh(b.p_imp))
-    lines.add(f"1-0:2.7.0({_KW})", *r.kwh(b.p_exp))
-    _failures(lines, spec, b)
+    _dutch_core(lines, spec, b, "/KFM5KAIFA-METER", "42")
     lines.const("0-0:96.13.1()")
     lines.const("0-0:96.13.0()")
     for i, code in enumerate(("31", "51", "71")):
