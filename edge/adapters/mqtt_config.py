@@ -12,16 +12,15 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
 from paho.mqtt.client import Client, MQTTv5, MQTTv311
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.config.mqtt import parse_broker
 from edge.errors import ConfigError
 
 Protocol = Literal["5", "3.1.1"]
 PROTOCOLS: tuple[Protocol, ...] = ("5", "3.1.1")
-_DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,17 +105,13 @@ def _optional_file(value: str | Path) -> Path | None:
 
 
 def parse_broker_url(url: str, *, key: str = "grid.broker") -> tuple[str, int, bool]:
-    """(host, port, tls) of ``mqtt://host[:port]`` or ``mqtts://host[:port]``."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise ConfigError(f"{key}: {url!r} is not a broker URL ({exc})") from None
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        raise ConfigError(f"{key}: {url!r} must look like mqtt://host:1883 or mqtts://host:8883")
-    if parts.username or parts.password or parts.path not in ("", "/") or parts.query:
-        raise ConfigError(f"{key}: {url!r}: no credentials, path or query in the URL")
-    return parts.hostname, port or _DEFAULT_PORTS[parts.scheme], parts.scheme == "mqtts"
+    """(host, port, tls) of ``mqtt://host[:port]`` or ``mqtts://host[:port]``.
+
+    The configuration's parser is the one definition of a broker URL; command-line tools and
+    the links share it, so a URL that validates in a config file works everywhere.
+    """
+    broker = parse_broker(url, key)
+    return broker.host, broker.port, broker.tls
 
 
 def read_password(path: str | Path, key: str = "grid.password_file") -> str | None:
