@@ -70,7 +70,7 @@ from edge.adapters.mqtt_topics import (
     status_topic,
 )
 from edge.errors import MqttError
-from edge.store.db import connect
+from edge.store.db import connect, transaction
 from edge.store.outbox import DEFAULT_CAPACITY, Outbox
 
 __all__ = ["Command", "GridLink"]  # Command lives in mqtt_events; callers import it here
@@ -307,18 +307,13 @@ class GridLink:
     def _handle(self, session: Session, outbox: Outbox, batch: list[Event]) -> bool:
         """Handle a batch of events; False when the session is over."""
         alive = True
-        outbox.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(outbox.conn):
             for event in batch:
                 try:
                     alive = self._handle_one(session, outbox, event) and alive
                 except MqttError as exc:  # the acks of this batch still count: commit them
                     log.warning("mqtt: %s", exc)
                     alive = False
-            outbox.conn.execute("COMMIT")
-        except BaseException:
-            outbox.conn.execute("ROLLBACK")
-            raise
         return alive
 
     def _handle_one(self, session: Session, outbox: Outbox, event: Event) -> bool:

@@ -12,6 +12,7 @@ from edge.commands.common import add_config_argument, config_or_exit, fail, open
 from edge.config import Config
 from edge.config.model import Clock
 from edge.policy import point_status, render_log, set_consent
+from edge.store.db import transaction
 from edge.store.outbox import Outbox
 from edge.store.policy import append_log, load_state, read_log, save_state
 from edge.store.registers import load_checkpoints
@@ -46,8 +47,7 @@ def run_consent(args: argparse.Namespace) -> int:
         print(json.dumps({"ap": args.ap, **shown}))
         return 0
     now = _now(config, conn)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         state = load_state(conn)
         outcome = set_consent(
             state, now, config.policy, args.ap, opted_out=args.action == "opt-out", by="customer"
@@ -55,10 +55,6 @@ def run_consent(args: argparse.Namespace) -> int:
         deleted = sum(Outbox(conn).delete_for_ap(ap) for ap in outcome.delete_outbox)
         save_state(conn, outcome.state)
         append_log(conn, outcome.log)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     done = "opted out" if args.action == "opt-out" else "opted in"
     extra = f"; {deleted} undelivered blocks deleted" if args.action == "opt-out" else ""
     print(f"{args.ap} {done}{extra}")

@@ -44,12 +44,12 @@ from edge.policy import (
     point_status,
     push,
     push_moment,
-    set_consent,
     window_end,
 )
 from edge.registers import local_day
 from edge.registers.engine import HORIZON_S
 from edge.release.build import day_readings, month_readings
+from edge.store.db import transaction
 from edge.store.outbox import Outbox, archive_block, last_block
 from edge.store.policy import append_log, load_state, save_state
 from edge.store.registers import first_boundary
@@ -181,15 +181,10 @@ class ReleaseService:
             consent=request.consent,  # type: ignore[arg-type]
             day=date.fromisoformat(request.day) if request.day else None,
         )
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.conn):
             state = load_state(self.conn)
             outcome = handle_request(state, now, self.policy, policy_request, self.first_data())
             self._perform_in_transaction(outcome, now)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         if self.link is not None:
             self.link.wake()
             if outcome.reply is not None:
@@ -201,18 +196,13 @@ class ReleaseService:
     def perform(self, outcome: Outcome) -> None:
         """Carry out an outcome atomically; a full outbox rolls the whole release back."""
         now = self.policy_now() or datetime.now(UTC)
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            self._perform_in_transaction(outcome, now)
-            self.conn.execute("COMMIT")
-        except OutboxFullError as exc:
-            self.conn.execute("ROLLBACK")
+            with transaction(self.conn):
+                self._perform_in_transaction(outcome, now)
+        except OutboxFullError as exc:  # rolled back whole: nothing is marked released
             self._alarm("outbox-full")
             LOG.error("release postponed: %s", exc)
             return
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         if "outbox-full" in self.alarms:
             self.alarms.remove("outbox-full")
         if self.link is not None:
@@ -275,19 +265,6 @@ class ReleaseService:
         return "ntp" if SYNC_MARKER.exists() else "none"
 
     # -- consent and status ---------------------------------------------------------------------
-
-    def consent(self, ap: str, *, opted_out: bool) -> None:
-        """A customer's local consent change (also used by `edge-agent consent`)."""
-        now = datetime.now(UTC)
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            state = load_state(self.conn)
-            outcome = set_consent(state, now, self.policy, ap, opted_out=opted_out, by="customer")
-            self._perform_in_transaction(outcome, now)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
 
     def status_fields(self) -> dict[str, Any]:
         state = load_state(self.conn)

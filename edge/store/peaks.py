@@ -12,6 +12,8 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from edge.store.db import transaction
+
 
 @dataclass(frozen=True, slots=True)
 class MeterPeak:
@@ -28,18 +30,13 @@ def save_meter_peaks(conn: sqlite3.Connection, peaks: Iterable[MeterPeak]) -> No
     rows = [(p.ap, p.month, p.peak_w, p.peak_utc) for p in peaks]
     if not rows:
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         conn.executemany(
             "INSERT INTO meter_peak (ap, month, peak_w, peak_utc) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (ap, month) DO UPDATE SET peak_w = excluded.peak_w,"
             " peak_utc = excluded.peak_utc",
             rows,
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def meter_peaks(conn: sqlite3.Connection, ap: str | None = None) -> list[MeterPeak]:

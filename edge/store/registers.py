@@ -15,6 +15,7 @@ from typing import Any
 
 from edge.registers import Boundary, Closed, Interval
 from edge.registers.model import Registers4
+from edge.store.db import transaction
 
 
 def commit_closed(
@@ -23,8 +24,7 @@ def commit_closed(
     checkpoints: Mapping[str, dict[str, Any]],
 ) -> None:
     """Store closures and the engines' state atomically (one commit, `synchronous=FULL`)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         for item in closed:
             _insert(conn, item)
         conn.executemany(
@@ -32,10 +32,6 @@ def commit_closed(
             "ON CONFLICT (ap) DO UPDATE SET state = excluded.state",
             [(ap, json.dumps(state, separators=(",", ":"))) for ap, state in checkpoints.items()],
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _insert(conn: sqlite3.Connection, item: Closed) -> None:
