@@ -13,14 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from edge.adapters.source_lines import preset_for
 from edge.p1 import MBUS_ELECTRICITY, Telegram
 from edge.registers import Closed, MeterEngine, Registers4
 
-# The meter's telegram interval by dialect: the tolerance for a "measured" boundary.
-DIALECT_INTERVAL_S: Final = {
-    "dsmr22": 10, "dsmr3": 10, "dsmr4": 10, "dsmr5": 1, "fluvius": 1, "smarty": 10,
-    "sagemcom": 5, "sweden": 10, "hungary": 10, "ireland": 10, "easymeter": 2,
-}  # fmt: skip
 MBUS_INTERVAL_S: Final = 300  # DSMR 5 M-Bus values are captured every 5 minutes
 
 
@@ -136,8 +132,10 @@ def registers4(telegram: Telegram) -> Registers4 | None:
 
 
 def interval_for(dialect: str, telegram: Telegram | None = None) -> int:
-    """The telegram interval of a dialect; for `auto`, judged from the DSMR version line."""
-    if dialect in DIALECT_INTERVAL_S:
-        return DIALECT_INTERVAL_S[dialect]
+    """The telegram interval of a dialect (the sources' presets); for `auto`, judged from the
+    DSMR version line — the presets assume the slowest for `auto`, to never call a meter silent,
+    but a "measured" boundary must not be judged that loosely."""
+    if dialect != "auto":
+        return int(preset_for(dialect).interval_s)
     version = telegram.version if telegram is not None else None
     return 1 if version is not None and version.startswith("5") else 10

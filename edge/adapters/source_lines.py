@@ -64,11 +64,13 @@ PRESETS: Final[dict[str, DialectPreset]] = {
     "fluvius": DialectPreset("fluvius", (FAST_8N1,), 1.0, True),
     "smarty": DialectPreset("smarty", (FAST_8N1,), 10.0, True),
     "sagemcom": DialectPreset("sagemcom", (FAST_8N1,), 5.0, True),
-    # DSMR 5 derivatives from the fixtures (Hungary E.ON, Ireland Iskra, EasyMeter, Kamstrup HAN)
-    "eon": DialectPreset("eon", (FAST_8N1,), 10.0, "auto"),
-    "iskra": DialectPreset("iskra", (FAST_8N1,), 10.0, "auto"),
+    # DSMR 5 derivatives from the fixtures, by the names the configuration accepts
+    # (`edge.config.points.Dialect`): Sweden (Kamstrup HAN), Hungary (E.ON), Ireland (Iskra),
+    # EasyMeter Q3D
+    "sweden": DialectPreset("sweden", (FAST_8N1,), 10.0, "auto"),
+    "hungary": DialectPreset("hungary", (FAST_8N1,), 10.0, "auto"),
+    "ireland": DialectPreset("ireland", (FAST_8N1,), 10.0, "auto"),
     "easymeter": DialectPreset("easymeter", (FAST_8N1,), 10.0, "auto"),
-    "kamstrup": DialectPreset("kamstrup", (FAST_8N1,), 10.0, "auto"),
 }
 
 

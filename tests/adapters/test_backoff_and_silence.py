@@ -94,3 +94,11 @@ def test_wrong_line_needs_enough_bytes_and_no_frame() -> None:
     assert not wrong_line(received=2048, high_bit=10, frames=0)  # maybe just a long telegram
     assert wrong_line(received=8192, high_bit=0, frames=0)  # no frame at all in 8 KiB
     assert not wrong_line(received=100_000, high_bit=50_000, frames=1)  # frames: settings fit
+
+
+def test_every_configurable_dialect_has_a_line_preset() -> None:
+    from edge.adapters.source_lines import preset_for
+    from edge.config.points import Dialect
+
+    for dialect in Dialect:
+        assert preset_for(dialect.value).dialect == dialect.value

@@ -140,3 +140,22 @@ def test_status_table_shows_sources_and_points(tmp_path: Path) -> None:
     assert fields[2] == "dsmr5" and fields[3] == "stopped" and int(fields[-2]) > 0  # CRC errors
     (point,) = [line for line in table if line.startswith(PRIMARY) and "primary" in line]
     assert point.split()[1:5] == ["primary", "quarter-hour", "no", "-"]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "fixture"),
+    [
+        ("hungary", "v5_eon_hu.txt"),
+        ("ireland", "iskra_ie.txt"),
+        ("easymeter", "esy5q3da1004_v304.txt"),
+    ],
+)
+def test_every_configured_dialect_runs_the_agent(
+    tmp_path: Path, dialect: str, fixture: str
+) -> None:
+    capture = Path(__file__).resolve().parent.parent / "data" / fixture
+    config = write_config(tmp_path, [(PRIMARY, "primary", f"file:{capture}", dialect)])
+    result = edge("run", "--config", str(config), "--until-eof")
+    assert result.returncode == 0, result.stderr
+    status = edge("status", "--config", str(config), "--json")
+    assert '"telegrams": 1' in status.stdout
