@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ from edge.blocks.payload import (
     TIME_SYNC_SOURCES,
 )
 from edge.errors import BlockError
+from edge.registers.capacity import month_range
 
 MONTH_CONTENT_TYPE: Final = "application/vnd.p1edge.month+cbor"
 MONTH_KEYS: Final = frozenset(
@@ -48,13 +49,8 @@ def month_span(month: str, tz: str) -> tuple[datetime, datetime]:
     """UTC instants of the local month's first boundary and of the next month's."""
     if not isinstance(month, str) or not _MONTH_TEXT.match(month):
         raise BlockError(f"month {month!r} is not YYYY-MM")
-    year, number = int(month[:4]), int(month[5:])
-    zone = ZoneInfo(tz)
-    following = date(year + number // 12, number % 12 + 1, 1)
-    start = datetime(year, number, 1, tzinfo=zone)
-    end = datetime(following.year, following.month, 1, tzinfo=zone)
-    utc = ZoneInfo("UTC")
-    return start.astimezone(utc), end.astimezone(utc)
+    start, end = month_range(month, ZoneInfo(tz))
+    return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
 
 
 @dataclass(frozen=True, slots=True)
