@@ -104,21 +104,20 @@ class Ingestor:
         )
 
     def _feed_mbus(self, ap: str, channel: int, telegram: Telegram) -> list[Closed]:
-        for device in telegram.mbus:
-            if device.channel != channel or device.device_type != MBUS_ELECTRICITY:
-                continue
-            if device.timestamp is None or device.base_value is None:
-                return []
-            t = int(device.timestamp.timestamp())
-            engine = self.engines[ap]
-            if engine.last_reading_time is not None and t <= engine.last_reading_time:
-                return []  # the same capture repeats in every telegram until the next one
-            counters = self.counters[ap]
-            counters.readings += 1
-            counters.last_meter_time = t
-            counters.meter = device.equipment_id
-            return engine.feed(t, (device.base_value, 0, 0, 0), meter=device.equipment_id)
-        return []
+        device = telegram.mbus_channel(channel)  # only this channel: not every device per telegram
+        if device is None or device.device_type != MBUS_ELECTRICITY:
+            return []
+        if device.timestamp is None or device.base_value is None:
+            return []
+        t = int(device.timestamp.timestamp())
+        engine = self.engines[ap]
+        if engine.last_reading_time is not None and t <= engine.last_reading_time:
+            return []  # the same capture repeats in every telegram until the next one
+        counters = self.counters[ap]
+        counters.readings += 1
+        counters.last_meter_time = t
+        counters.meter = device.equipment_id
+        return engine.feed(t, (device.base_value, 0, 0, 0), meter=device.equipment_id)
 
 
 def registers4(telegram: Telegram) -> Registers4 | None:

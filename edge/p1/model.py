@@ -205,13 +205,14 @@ class Telegram:
     @property
     def mbus(self) -> tuple[MBusDevice, ...]:
         """The M-Bus channels present (gas, heat, water, electricity), by channel number."""
-        return tuple(dev for dev in (self._mbus_channel(channel) for channel in range(1, 5)) if dev)
+        return tuple(dev for dev in (self.mbus_channel(channel) for channel in range(1, 5)) if dev)
 
     def mbus_of_type(self, device_type: int) -> tuple[MBusDevice, ...]:
         """The M-Bus devices of one type (gas = 3, heat = 4, water = 7, electricity = 2)."""
         return tuple(dev for dev in self.mbus if dev.device_type == device_type)
 
-    def _mbus_channel(self, channel: int) -> MBusDevice | None:
+    def mbus_channel(self, channel: int) -> MBusDevice | None:
+        """The M-Bus device on one channel (1-4), or None."""
         prefix = f"0-{channel}:"
         dev_type = self.value(prefix + "24.1.0")
         ident = self.value(prefix + "96.1.0") or self.value(prefix + "96.1.1")
