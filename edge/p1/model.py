@@ -117,9 +117,8 @@ class Telegram:
     @property
     def unparsed(self) -> tuple[str, ...]:
         """Lines that follow no OBIS grammar, kept raw (never fatal)."""
-        from edge.p1.parser import unparsed_lines  # the parser builds telegrams: no cycle at import
-
-        return unparsed_lines(self.text)
+        lines = self.text.replace("\r", "").split("\n")[1:]
+        return tuple(ln for ln in lines if ln and ln != "!" and not LINE_PATTERN.match("\n" + ln))
 
     @property
     def lines(self) -> dict[str, str]:

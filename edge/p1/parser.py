@@ -83,9 +83,3 @@ def _equipment_id(get: Callable[[str], str | None]) -> str | None:
         if ident:
             return ident
     return None
-
-
-def unparsed_lines(text: str) -> tuple[str, ...]:
-    """Lines of a telegram's text that follow no OBIS grammar (header and `!` excepted)."""
-    lines = text.replace("\r", "").split("\n")[1:]
-    return tuple(ln for ln in lines if ln and ln != "!" and not LINE_PATTERN.match("\n" + ln))
