@@ -103,6 +103,5 @@ def _age_s(text: str | None) -> float | None:
     return (datetime.now(UTC) - moment).total_seconds()
 
 
-def _alarms(alarms: list[Any]) -> str:
-    names = [a if isinstance(a, str) else str(a.get("alarm") or a.get("name") or a) for a in alarms]
-    return ", ".join(names) or "-"
+def _alarms(alarms: list[str]) -> str:
+    return ", ".join(alarms) or "-"

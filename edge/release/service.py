@@ -270,10 +270,13 @@ class ReleaseService:
         state = load_state(self.conn)
         points = point_status(state, self.policy)
         depth = {ap: len(self.outbox.entries(ap)) for ap in points}
+        refused: dict[str, list[str]] = {}  # e.g. 0x87 Not authorized: the entry waits
+        for failure in self.link.snapshot().failures if self.link is not None else ():
+            refused.setdefault(failure.ap, []).append(f"publish-refused ({failure.error})")
         for ap, fields in points.items():
             fields["outbox_depth"] = depth[ap]  # type: ignore[assignment]
             fields["opted_out"] = fields.get("consent") == "opted-out"  # type: ignore[assignment]
-            fields["alarms"] = list(self.alarms)  # type: ignore[assignment]
+            fields["alarms"] = [*self.alarms, *refused.get(ap, [])]  # type: ignore[assignment]
             fields["last_telegram_utc"] = _iso(self.agent.ingestor.counters[ap].last_meter_time)
         return {"points": points}
 
