@@ -33,7 +33,7 @@ from edge.policy.requests import (
     set_consent,
 )
 from edge.policy.state import PointState, PolicyState, state_from_json, state_to_json
-from edge.policy.window import push_due, push_moment, push_offset, window_end
+from edge.policy.window import push_due, push_instant, push_moment, push_offset, window_end
 
 __all__ = [
     "Actor",
@@ -66,6 +66,7 @@ __all__ = [
     "point_status",
     "push",
     "push_due",
+    "push_instant",
     "push_moment",
     "push_offset",
     "released_today",

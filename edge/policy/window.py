@@ -44,6 +44,24 @@ def window_end(config: PolicyConfig, day: date) -> datetime:
     return wall_instant(day, _wall(end), config.zone)
 
 
+def push_instant(config: PolicyConfig, now: datetime, previous: datetime | None) -> datetime | None:
+    """The instant to ask `push` about today's push, or None while it cannot be due.
+
+    `previous` is when the caller last looked. If today's push moment fell between the two
+    looks, the answer is that moment: the gateway was running then (in meter time, replays and
+    demos jump minutes between looks). Otherwise `now`, if it lies in the window after the
+    moment. A moment missed while the gateway was down stays missed (see `push_due`).
+    """
+    now = require_aware(now, "now")
+    today = local_date(now, config.zone)
+    moment = push_moment(config, today)
+    if now < moment:
+        return None
+    if previous is not None and previous < moment:
+        return moment
+    return now if now < window_end(config, today) else None
+
+
 def push_due(state: PolicyState, now: datetime, config: PolicyConfig) -> bool:
     """True if the gateway should push now: today's moment has come, the window is still open
     and no push happened today. A missed window is not made up late; the next day's push

@@ -43,7 +43,7 @@ from edge.policy import (
     local_date,
     point_status,
     push,
-    push_moment,
+    push_instant,
     window_end,
 )
 from edge.registers import local_day
@@ -119,23 +119,15 @@ class ReleaseService:
             self._status_due = time.monotonic() + STATUS_EVERY_S
 
     def _push_instant(self, now: datetime) -> datetime | None:
-        """When to ask the policy about the push, or None while it cannot be due.
-
-        If the push moment passed between two looks (meter time may jump minutes per batch in
-        replays), the policy is asked as of that moment: the agent was running then. A moment
-        missed while the agent was down stays missed; the next day's backfill covers it.
-        """
+        """The policy's `push_instant`, looked at once per local day at most (no state reads)."""
         previous, self._last_look = self._last_look, now
         today = local_date(now, self.tz)
         if self._settled_day == today:
             return None
-        moment = push_moment(self.policy, today)
-        if now < moment:
-            return None
-        self._settled_day = today  # one answer per day: pushed, or the window has passed
-        if previous is not None and previous < moment:
-            return moment
-        return now if now < window_end(self.policy, today) else None
+        instant = push_instant(self.policy, now, previous)
+        if instant is not None or now >= window_end(self.policy, today):
+            self._settled_day = today  # one answer per day: pushed, or the window has passed
+        return instant
 
     def policy_now(self) -> datetime | None:
         """The instant up to which every point's registers are final (see the module text)."""

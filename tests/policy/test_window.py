@@ -15,6 +15,7 @@ from edge.policy import (
     PushWindow,
     config_from_table,
     push_due,
+    push_instant,
     push_moment,
     push_offset,
     window_end,
@@ -113,3 +114,16 @@ def test_window_until_midnight() -> None:
     day = date(2026, 6, 5)
     assert window_end(cfg, day) == local(2026, 6, 6)
     assert push_due(PolicyState(), push_moment(cfg, day), cfg)
+
+
+def test_push_instant_takes_a_moment_crossed_between_two_looks() -> None:
+    cfg = config()
+    day = date(2026, 6, 5)
+    moment = push_moment(cfg, day)
+    before, after = moment - timedelta(minutes=7), local(2026, 6, 5, 6)  # after the window
+    assert push_instant(cfg, before, None) is None  # not yet
+    assert push_instant(cfg, after, before) == moment  # crossed while running: as of then
+    assert push_due(PolicyState(), moment, cfg)
+    assert push_instant(cfg, after, None) is None  # missed while down: not made up
+    inside = moment + timedelta(seconds=30)
+    assert push_instant(cfg, inside, moment) == inside
