@@ -52,9 +52,18 @@ def to_base_units(text: str, unit: str | None) -> int | None:
     return None
 
 
+_THREE_DECIMALS: Final = frozenset({"kWh", "kW", "m3"})
+
+
 def base_of(raw: str) -> int | None:
     """Base-unit integer of one raw value `text*unit`."""
     text, _, unit = raw.partition("*")
+    # The hot case (every register and power of a DSMR meter, each telegram): three decimals of
+    # a kilo-unit. Dropping the point is the whole conversion; anything else takes the full path.
+    if unit in _THREE_DECIMALS and text[-4:-3] == ".":
+        digits = text[:-4] + text[-3:]
+        if digits.isdigit() and digits.isascii():
+            return int(digits)
     return to_base_units(text, unit) if unit else None
 
 
