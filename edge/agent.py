@@ -39,6 +39,10 @@ from edge.store.registers import commit_closed, load_checkpoints
 LOG: Final = logging.getLogger("edge.agent")
 TICK_S: Final = 1.0
 STATUS_EVERY_S: Final = 5.0
+# Batches waiting for the main loop. A replay's batch is a 4 MiB chunk (one commit, one fsync,
+# per batch rather than per quarter-hour read): a few in flight bound the memory of decoded
+# telegrams; a live line's batches are tiny and never fill it.
+QUEUE_BATCHES: Final = 8
 
 
 @dataclass(slots=True)
@@ -67,7 +71,7 @@ class Agent:
         self.until_eof = until_eof
         self.tz = ZoneInfo(config.gateway.timezone)
         self.conn = conn or connect(config.gateway.data_dir)
-        self.queue: queue.Queue[SourceBatch] = queue.Queue(maxsize=64)
+        self.queue: queue.Queue[SourceBatch] = queue.Queue(maxsize=QUEUE_BATCHES)
         self.hooks = AgentHooks()
         self.status_parts: dict[str, Callable[[], object]] = {}  # extra sections of status.json
         self._status_due = 0.0

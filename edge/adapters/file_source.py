@@ -20,7 +20,7 @@ from edge.p1 import P1Decoder
 from edge.p1.values import DEFAULT_TZ
 
 FILE_PREFIX: Final = "file:"
-CHUNK: Final = 1 << 20
+CHUNK: Final = 4 << 20
 
 
 class FileSource(SourceWorker):
