@@ -1,4 +1,4 @@
-"""`edge-agent grid …`: the grid operator's tools: verify, request, collect.
+"""`edge-agent grid …`: the grid operator's tools: verify, request, collect, export, registry.
 
 Each tool is a sub-command of `grid`: add its registration function to `_TOOLS`. The tools that
 talk to a broker share its options (`_add_broker_options`) and connect with `BlockingClient`.
@@ -20,8 +20,8 @@ from edge.adapters.mqtt_topics import COMMAND_KINDS, DEFAULT_PREFIX
 from edge.blocks.cose import keyring
 from edge.blocks.keys import load_private_key, load_public_key
 from edge.blocks.request import CONSENT_VALUES
+from edge.commands import grid_store
 from edge.errors import BlockError, ConfigError, KeyFileError, MqttError, RequestTimeoutError
-from edge.grid.collector import Collector, collect
 from edge.grid.requester import ask, describe_reply, new_request
 from edge.grid.verify import BlockReport, VerifyResult, verify_blocks
 
@@ -105,25 +105,16 @@ def _register_request(tools: _SubParsers) -> None:
 
 
 def _register_collect(tools: _SubParsers) -> None:
-    parser = tools.add_parser(
-        "collect",
-        help="receive, verify and store day blocks from every gateway",
-        description="Subscribe to {prefix}/+/ap/+/day/+, verify each block (signature by kid "
-        "with the keys in DIR/*.pub, contents, chain per gateway and allocation point), store "
-        "it once per (gateway, ap, seq) in an SQLite file and report gaps. One line per block.",
-    )
-    parser.add_argument("--pubkeys", required=True, type=Path, metavar="DIR", help="*.pub keys")
-    parser.add_argument("--db", required=True, type=Path, metavar="FILE", help="SQLite file")
-    parser.add_argument("--until", type=int, metavar="N", help="exit after N blocks stored")
-    parser.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
-    _add_broker_options(parser)
-    parser.set_defaults(func=run_collect)
+    grid_store.register_collect(tools, _add_broker_options)
+    tools.choices["collect"].set_defaults(func=run_collect)
 
 
 _TOOLS: tuple[Callable[[_SubParsers], None], ...] = (
     _register_verify,
     _register_request,
     _register_collect,
+    grid_store.register_export,
+    grid_store.register_registry,
 )
 
 
@@ -239,34 +230,9 @@ def run_request(args: argparse.Namespace) -> int:
 
 
 def run_collect(args: argparse.Namespace) -> int:
-    """Collect until --until blocks are stored (or forever); exit 1 if --timeout came first."""
+    """`grid collect` (see `edge.commands.grid_store`), with the shared broker options."""
     try:
-        paths = sorted(args.pubkeys.glob("*.pub"))
-        if not paths:
-            raise KeyFileError(f"no *.pub files in {args.pubkeys}")
-        ring = keyring(*(load_public_key(path) for path in paths))
         settings = _settings(args)
     except ConfigError as exc:
         return _fail("collect", str(exc))
-    collector = Collector(args.db, ring, prefix=args.prefix)
-    deadline = None if args.timeout is None else time.time() + args.timeout
-    try:
-        with BlockingClient(settings) as client:
-            summary = collect(
-                client,
-                collector,
-                until=args.until,
-                clock=time.time,
-                out=lambda line: print(line, flush=True),
-                deadline=deadline,
-            )
-    except MqttError as exc:
-        return _fail("collect", str(exc))
-    finally:
-        gaps = collector.gaps()
-        collector.close()
-    print(
-        f"collected: {summary.stored} stored, {summary.duplicates} duplicates, "
-        f"{summary.rejected} rejected, {len(gaps)} gaps"
-    )
-    return 1 if args.until is not None and summary.stored < args.until else 0
+    return grid_store.run_collect(args, settings)

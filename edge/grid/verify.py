@@ -46,6 +46,8 @@ class BlockReport:
     kid: str | None
     problems: tuple[str, ...]
     notes: tuple[str, ...]
+    prev: bytes | None = None  # the signed `prev` link, for a store's chain checks
+    kind: str = "day"  # "day" or "month" (by content type)
 
     @property
     def ok(self) -> bool:
@@ -106,6 +108,7 @@ class _Checked:
     summary: _Summary | None = None  # set only for signed blocks whose chain fields are sane
     day: str | None = None
     n: int | None = None
+    kind: str = "day"
 
     def report(self) -> BlockReport:
         s = self.summary
@@ -119,6 +122,8 @@ class _Checked:
             kid=self.kid,
             problems=tuple(self.problems),
             notes=tuple(self.notes),
+            prev=s.prev if s else None,
+            kind=self.kind,
         )
 
 
@@ -203,6 +208,7 @@ def _check_month(
         kid=message.kid.hex(),
         summary=_summarise({**payload, "day": month}, data),
         day=month if type(month) is str else None,
+        kind="month",
     )
 
 

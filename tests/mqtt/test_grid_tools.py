@@ -20,8 +20,9 @@ from edge.blocks.cose import keyring
 from edge.blocks.keys import save_private_key, save_public_key
 from edge.blocks.request import open_request
 from edge.cli import main
-from edge.grid.collector import Collector, collect, gap_line
+from edge.grid.collector import Collector, gap_line
 from edge.grid.requester import ask, new_request
+from edge.grid.subscriber import SessionOptions, collect
 from edge.policy import PointConfig, PolicyConfig, PolicyState, Request, handle_request
 from tests.blocks.factory import AP, GW, make_chain
 from tests.mqtt.helpers import TIMEOUT, running_link
@@ -155,7 +156,7 @@ def test_collect_over_mqtt_and_the_cli(
     blocks, key = chain
     keys = tmp_path / "keys"
     keys.mkdir()
-    save_public_key(key, keys / "gw.pub")
+    save_public_key(key, keys / f"{GW}.pub")
     db = tmp_path / "grid.sqlite"
     argv = ["grid", "collect", "--broker", broker.url, "--pubkeys", str(keys), "--db", str(db)]
     result: list[int] = []
@@ -198,10 +199,10 @@ def test_collect_function_stops_at_its_deadline(
     collector = Collector(tmp_path / "grid.sqlite", keyring(key.public_key()))
     lines: list[str] = []
     try:
-        with BlockingClient(broker.settings()) as client:
-            summary = collect(
-                client, collector, until=1, clock=time.monotonic, out=lines.append, deadline=0
-            )
+        summary = collect(
+            broker.settings(), collector, SessionOptions("deadline-test"), until=1,
+            deadline=0, out=lines.append, note=lines.append, clock=time.monotonic,
+        )  # fmt: skip
     finally:
         collector.close()
-    assert summary.stored == 0 and lines == []
+    assert (summary.stored, summary.stop_reason, lines) == (0, "timeout", [])

@@ -1,0 +1,306 @@
+"""The grid store on either engine: ingest in batches, and the reads of the allocation run.
+
+Strategy: `ingest` takes a batch of checked blocks and rejections and settles them in one
+transaction: one query fetches what is stored under their keys and their chain neighbours
+(seq - 1, seq + 1), the decisions are made in Python in arrival order (so a batch sees its own
+earlier blocks), then one multi-row insert writes the new ones. The insert's ON CONFLICT is the
+last word when another collector committed the same key meanwhile (PostgreSQL): a block that
+lost that race is then a duplicate or a conflict, never a second row. The caller acknowledges
+the batch's messages to the broker only after `ingest` returned (= committed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Iterator, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from edge.blocks.chain import Link, link_problems
+from edge.grid.store.engines import Connection
+from edge.grid.store.model import Candidate, ChainGap, Outcome, RejectedRow, Rejection
+from edge.grid.store.schema import migrate
+
+_Key = tuple[str, str, int]
+# what the chain checks need of a stored (or just accepted) block
+_Known = tuple[bytes, bytes | None, str]  # sha256, prev, day
+
+_INSERT = (
+    "INSERT INTO block (gw, ap, seq, day, kid, cose, sha256, received_utc, kind, prev) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gw, ap, seq) DO NOTHING"
+)
+_REJECT = (
+    "INSERT INTO rejected (received_utc, topic, gw, ap, day, seq, reason, size, sha256, payload) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_REGISTRY_COLUMNS = (
+    "ap", "connection", "role", "grid_area", "supplier", "brp", "capacity_kva", "valid_from",
+    "valid_to",
+)  # fmt: skip
+_LOOKUP_CHUNK = 300  # keys per lookup query (3 parameters each, far below SQLite's limit)
+
+
+class SqlStore:
+    """The grid store (one connection, one thread); see `edge.grid.store.open_store`."""
+
+    def __init__(self, conn: Connection, url: str) -> None:
+        self.conn = conn
+        self.url = url
+        self.engine = conn.engine.name
+        with conn.transaction(write=True):
+            if conn.engine.name == "postgresql":  # one migrator at a time across collectors
+                conn.execute("SELECT pg_advisory_xact_lock(7031656447)")
+            migrate(conn.engine, conn.execute)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # ---- ingest ------------------------------------------------------------------------------
+
+    def ingest(self, items: Sequence[Candidate | Rejection], *, now: int) -> list[Outcome]:
+        """Store a batch in one transaction; one outcome per item, in order."""
+        with self.conn.transaction(write=True):
+            candidates = [item for item in items if isinstance(item, Candidate)]
+            known = self._lookup(candidates)
+            outcomes: list[Outcome] = []
+            accepted: list[Candidate] = []
+            for item in items:
+                if isinstance(item, Rejection):
+                    outcomes.append(Outcome("rejected", (item.reason,)))
+                    continue
+                outcome = _decide(item, known)
+                if outcome.verdict == "stored":
+                    known[(item.gw, item.ap, item.seq)] = (item.sha256, item.prev, item.day)
+                    accepted.append(item)
+                outcomes.append(outcome)
+            lost = self._insert(accepted, now)
+            outcomes = [
+                self._settle(item, o, lost) for item, o in zip(items, outcomes, strict=True)
+            ]
+            rejected = [
+                _rejection(item, o) for item, o in zip(items, outcomes, strict=True)
+                if o.verdict == "rejected"
+            ]  # fmt: skip
+            if rejected:
+                self.conn.executemany(_REJECT, [_reject_row(r, now) for r in rejected])
+            return [self._with_gap(item, o) for item, o in zip(items, outcomes, strict=True)]
+
+    def _lookup(self, candidates: Sequence[Candidate]) -> dict[_Key, _Known]:
+        keys = sorted({(c.gw, c.ap, c.seq + d) for c in candidates for d in (-1, 0, 1)})
+        known: dict[_Key, _Known] = {}
+        for start in range(0, len(keys), _LOOKUP_CHUNK):
+            chunk = keys[start : start + _LOOKUP_CHUNK]
+            values = ", ".join(["(?, ?, ?)"] * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT gw, ap, seq, sha256, prev, day FROM block "
+                f"WHERE (gw, ap, seq) IN (VALUES {values})",
+                [part for key in chunk for part in key],
+            )
+            for gw, ap, seq, sha, prev, day in rows:
+                known[(gw, ap, int(seq))] = (bytes(sha), None if prev is None else bytes(prev), day)
+        return known
+
+    def _insert(self, accepted: Sequence[Candidate], now: int) -> set[_Key]:
+        """Insert; returns the keys another writer had taken meanwhile (the race's losers)."""
+        if not accepted:
+            return set()
+        rows = [
+            (c.gw, c.ap, c.seq, c.day, c.kid, c.cose, c.sha256, now, c.kind, c.prev)
+            for c in accepted
+        ]
+        if self.engine == "sqlite":  # BEGIN IMMEDIATE: nobody else wrote since the lookup
+            self.conn.executemany(_INSERT, rows)
+            return set()
+        inserted = self.conn.insert_returning(_INSERT + " RETURNING gw, ap, seq", rows)
+        won = {(gw, ap, int(seq)) for gw, ap, seq in inserted}
+        return {(c.gw, c.ap, c.seq) for c in accepted} - won
+
+    def _settle(self, item: Candidate | Rejection, outcome: Outcome, lost: set[_Key]) -> Outcome:
+        if not isinstance(item, Candidate) or (item.gw, item.ap, item.seq) not in lost:
+            return outcome
+        (stored,) = self.conn.execute(
+            "SELECT sha256 FROM block WHERE gw = ? AND ap = ? AND seq = ?",
+            (item.gw, item.ap, item.seq),
+        )
+        if bytes(stored[0]) == item.sha256:
+            return Outcome("duplicate")
+        return Outcome("rejected", (f"seq {item.seq} reused, other content",))
+
+    def _with_gap(self, item: Candidate | Rejection, outcome: Outcome) -> Outcome:
+        """A new block whose predecessor is not stored: the missing range before it."""
+        if outcome.verdict != "stored" or not isinstance(item, Candidate) or item.seq <= 1:
+            return outcome
+        ((below,),) = self.conn.execute(
+            "SELECT MAX(seq) FROM block WHERE gw = ? AND ap = ? AND seq < ?",
+            (item.gw, item.ap, item.seq),
+        )
+        first = 1 if below is None else int(below) + 1
+        if first > item.seq - 1:
+            return outcome
+        return dataclasses.replace(outcome, gap=(first, item.seq - 1))
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """Number of stored blocks."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM block")[0][0])
+
+    def rejected_count(self) -> int:
+        """Number of stored rejections."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM rejected")[0][0])
+
+    def chain(self, gw: str, ap: str) -> list[bytes]:
+        """The stored COSE bytes of one chain, by seq."""
+        rows = self.conn.execute(
+            "SELECT cose FROM block WHERE gw = ? AND ap = ? ORDER BY seq", (gw, ap)
+        )
+        return [bytes(row[0]) for row in rows]
+
+    def gaps(self, gw: str | None = None, ap: str | None = None) -> list[ChainGap]:
+        """Missing seqs of every stored chain (or one), from seq 1 on; computed in SQL."""
+        rows = self.conn.execute(
+            "SELECT gw, ap, prior, seq FROM (SELECT gw, ap, seq, "
+            "LAG(seq, 1, 0) OVER (PARTITION BY gw, ap ORDER BY seq) AS prior FROM block "
+            "WHERE (CAST(? AS TEXT) IS NULL OR gw = ?) AND (CAST(? AS TEXT) IS NULL OR ap = ?)) "
+            "AS chained "
+            "WHERE seq > prior + 1 ORDER BY gw, ap, seq",
+            (gw, gw, ap, ap),
+        )
+        return [ChainGap(g, a, int(prior) + 1, int(seq) - 1) for g, a, prior, seq in rows]
+
+    def blocks(self) -> Iterator[tuple[str, str, int, bytes]]:
+        """Every stored block (day and month), by gateway, ap, seq: for `grid export`."""
+        with self.conn.transaction(write=False):
+            for gw, ap, seq, cose in self.conn.stream(
+                "SELECT gw, ap, seq, cose FROM block ORDER BY gw, ap, seq", ()
+            ):
+                yield gw, ap, int(seq), bytes(cose)
+
+    def blocks_for_days(self, days: Sequence[str]) -> Iterator[tuple[str, str, int, bytes]]:
+        """(gw, ap, seq, COSE bytes) of every stored day block of the given local days (ISO
+        dates), by gateway, ap, seq, from one consistent snapshot; monthly blocks excluded."""
+        wanted = sorted({str(day) for day in days})
+        if not wanted:
+            return
+        marks = ", ".join("?" * len(wanted))
+        with self.conn.transaction(write=False):
+            for gw, ap, seq, cose in self.conn.stream(
+                f"SELECT gw, ap, seq, cose FROM block WHERE kind = 'day' AND day IN ({marks}) "
+                "ORDER BY gw, ap, seq",
+                wanted,
+            ):
+                yield gw, ap, int(seq), bytes(cose)
+
+    def rejected_for_days(self, days: Sequence[str]) -> list[RejectedRow]:
+        """The stored rejections of the given local days (what the payload or topic said)."""
+        wanted = sorted({str(day) for day in days})
+        if not wanted:
+            return []
+        marks = ", ".join("?" * len(wanted))
+        rows = self.conn.execute(
+            f"SELECT gw, ap, day, reason FROM rejected WHERE day IN ({marks}) "
+            "ORDER BY gw, ap, day, id",
+            wanted,
+        )
+        return [RejectedRow(gw, ap, day, reason) for gw, ap, day, reason in rows]
+
+    # ---- registry ----------------------------------------------------------------------------
+
+    def import_registry(self, rows: Sequence[Any], *, replace: bool = False) -> int:
+        """Upsert registry rows by (ap, valid_from) in one transaction (with `replace`, the
+        registry becomes exactly `rows`); returns the number of rows written."""
+        values = [
+            tuple(_registry_value(getattr(row, c)) for c in _REGISTRY_COLUMNS) for row in rows
+        ]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _REGISTRY_COLUMNS[1:])
+        with self.conn.transaction(write=True):
+            if replace:
+                self.conn.execute("DELETE FROM registry")
+            if values:
+                self.conn.executemany(
+                    f"INSERT INTO registry ({', '.join(_REGISTRY_COLUMNS)}) VALUES "
+                    f"({', '.join('?' * len(_REGISTRY_COLUMNS))}) "
+                    f"ON CONFLICT (ap, valid_from) DO UPDATE SET {updates}",
+                    values,
+                )
+        return len(values)
+
+    def registry_rows(self) -> list[Any]:
+        """The registry as `edge.grid.registry.RegistryRow`s, by ap and valid_from."""
+        # grid-allocate's row type, imported when used: the store does not depend on the parser
+        row_type = importlib.import_module("edge.grid.registry").RegistryRow
+        rows = self.conn.execute(
+            f"SELECT {', '.join(_REGISTRY_COLUMNS)} FROM registry ORDER BY ap, valid_from"
+        )
+        return [_registry_row(row_type, row) for row in rows]
+
+
+def _decide(item: Candidate, known: dict[_Key, _Known]) -> Outcome:
+    """New, duplicate or conflicting: against the stored key and its chain neighbours."""
+    here = known.get((item.gw, item.ap, item.seq))
+    if here is not None:
+        if here[0] == item.sha256:
+            return Outcome("duplicate")
+        return Outcome("rejected", (f"seq {item.seq} reused, other content",))
+    problems: list[str] = []
+    own = Link(seq=item.seq, prev=item.prev, hash=item.sha256)
+    before = known.get((item.gw, item.ap, item.seq - 1))
+    if before is not None:
+        problems += link_problems(Link(item.seq - 1, before[1], before[0]), own)
+        if before[2] >= item.day and len(before[2]) == len(item.day):
+            problems.append(f"day {item.day} does not follow day {before[2]} of seq {item.seq - 1}")
+    after = known.get((item.gw, item.ap, item.seq + 1))
+    if after is not None:
+        problems += [
+            f"seq {item.seq + 1} (stored): {p}"
+            for p in link_problems(own, Link(item.seq + 1, after[1], after[0]))
+        ]
+    return Outcome("rejected", tuple(problems)) if problems else Outcome("stored")
+
+
+def _rejection(item: Candidate | Rejection, outcome: Outcome) -> Rejection:
+    if isinstance(item, Rejection):
+        return item
+    return Rejection(
+        item.topic, item.gw, item.ap, item.day, item.seq, "; ".join(outcome.problems),
+        len(item.cose), item.sha256, item.cose,
+    )  # fmt: skip
+
+
+def _reject_row(r: Rejection, now: int) -> tuple[Any, ...]:
+    return (now, r.topic, r.gw, r.ap, r.day, r.seq, r.reason, r.size, r.sha256, r.payload)
+
+
+def _registry_value(value: Any) -> Any:
+    if value is None or isinstance(value, str | int):
+        return None if value is None else str(value)
+    if isinstance(value, date | Decimal):
+        return str(value)
+    raise TypeError(f"registry value {value!r} of an unexpected type")
+
+
+def _registry_row(row_type: Any, values: tuple[Any, ...]) -> Any:
+    """Back to the row type, by its fields' declared types (dates, Decimal or int)."""
+    converted: dict[str, Any] = {}
+    for field, value in zip(dataclasses.fields(row_type), values, strict=True):
+        kind = str(field.type)
+        if value is None:
+            converted[field.name] = None
+        elif "date" in kind:
+            converted[field.name] = date.fromisoformat(value)
+        elif "Decimal" in kind:
+            converted[field.name] = Decimal(value)
+        elif kind.startswith("int"):
+            converted[field.name] = int(value)
+        else:
+            converted[field.name] = value
+    return row_type(**converted)
