@@ -110,12 +110,13 @@ class Agent:
                 feeds.append(PointFeed(point.ean, source.ean, source.channel))
             else:
                 interval = 0 if point.dialect == "auto" else interval_for(point.dialect)
-                feeds.append(PointFeed(point.ean, point.ean))
+                urls = self._source_urls.get(point.ean, [""])
+                feeds.append(PointFeed(point.ean, point.ean, capture=urls[0].startswith("file:")))
             engines[point.ean] = MeterEngine(point.ean, interval_s=interval, quarter_limit_wh=limit)
         for ap, state in load_checkpoints(self.conn).items():
             if ap in engines:
                 engines[ap].restore(state)
-        return Ingestor(engines, feeds)
+        return Ingestor(engines, feeds, gateway_clock=self.config.gateway.clock is Clock.SYSTEM)
 
     def _start_sources(self) -> None:
         for ap, urls in self._source_urls.items():
@@ -179,6 +180,7 @@ class Agent:
         for hook in self.hooks.on_telegrams:
             hook(batch.source, telegrams)
         if batch.eof:
+            closed += self.ingestor.source_ended(batch.source)  # what the time gate still held
             self._next_capture(batch.source)
         self._commit(closed)
 

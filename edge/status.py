@@ -55,6 +55,7 @@ def snapshot(agent: Agent) -> dict[str, Any]:
             "name": point.name,
             "meter": counters.meter,
             "readings": counters.readings,
+            "rejected_time": counters.rejected_time,  # implausible meter times (SPEC §4)
             "last_reading_utc": _iso_epoch(counters.last_meter_time),
             "pending_boundary_utc": _iso_epoch(engine.pending),
         }

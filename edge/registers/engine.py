@@ -12,9 +12,17 @@ meter skipped) as SPEC §4 says —
   passes without telegrams).
 
 A new equipment identifier or registers restarting near zero start a new series (R5): nothing is
-interpolated or subtracted across it. Flags are kept, never "fixed". The whole state is a plain
-dict (`checkpoint`) so the store can commit it with each closed interval and a restart continues
-mid-quarter.
+interpolated or subtracted across it. Flags are kept, never "fixed"; an interval whose registers
+decreased (R1) has no trustworthy volume, so it is `missing` with its flag. A silence longer than
+`GAP_KEEP_S` is one gap: its first boundary and the last `GAP_KEEP_S` before the next reading
+are settled (missing), the boundaries between are skipped — an absent row reads as missing
+everywhere (blocks, export), so a clock that jumps years costs a few thousand rows, not millions.
+
+Persistence: `checkpoint()` is a snapshot (plain JSON-able data, shared with nothing) of all
+that `feed`/`advance` depend on. The closures they return since the last checkpoint are implied
+by the next one: store both in one transaction. If that commit fails, `restore()` the last
+committed checkpoint (or build a new engine from it): the engine is then exactly as it was, and
+feeding the same readings again returns the same closures.
 """
 
 from __future__ import annotations
@@ -42,7 +50,8 @@ from edge.registers.timegrid import STEP, ceil_boundary
 
 HORIZON_S: Final = 3600  # a boundary is missing without a reading on both sides within 1 h
 SKEW_LIMIT_S: Final = 10  # R4: meter clock this far off the gateway's clock is flagged
-NEAR_ZERO_WH: Final = 10_000  # R5: registers restarting below this are a new meter
+NEAR_ZERO_WH: Final = 10_000  # R5: a restart lands below this and below a tenth of before
+GAP_KEEP_S: Final = 35 * 24 * 3600  # a silence settles at most ~35 days of boundaries as rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +136,8 @@ class MeterEngine:
         elif self._pending is None:
             self._pending = t - t % STEP
             self._meter = meter
-            if self._pending < t:  # R6: the boundary before the first reading is an explicit gap
-                closed = [self._settle(self._pending, MISSING, None, set())]
+            if self._pending < t:  # measured when within the meter's interval; else a gap (R6)
+                closed = [self._settle_first(t, registers)]
         elif t >= self._pending:
             closed = self._settle_until(t, registers, interpolate=True, gap_flags=gap_flags)
         if gap_flags and self._pending != t + STEP:  # the gap reaches into the open interval
@@ -143,7 +152,17 @@ class MeterEngine:
         closed: list[Closed] = []
         while self._pending is not None and now - self._pending > self.horizon_s:
             closed.append(self._settle(self._pending, MISSING, None, set()))
+            self._skip_long_gap(now - self.horizon_s)
         return closed
+
+    def restart_time(self) -> None:
+        """The meter's clock was reset backwards (confirmed by the time gate): start a new time
+        line — the next reading is placed like a first one. Boundaries already stored are kept
+        (the store ignores a second row for a boundary); registers, meter and series go on."""
+        self._last_t = None
+        self._pending = None
+        self._prev = None
+        self._open = _Open()
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -172,12 +191,26 @@ class MeterEngine:
             self._pf_count = power_failures
         return flags
 
+    def _settle_first(self, t: int, regs: Registers4) -> Closed:
+        boundary = t - t % STEP
+        if t - boundary < self.interval_s:
+            return self._settle(boundary, MEASURED, regs, set())
+        return self._settle(boundary, MISSING, None, set())
+
+    def _skip_long_gap(self, until: int) -> None:
+        """After a silence's first missing boundary, skip to `GAP_KEEP_S` before `until`."""
+        pending = self._pending
+        if pending is not None and until - pending > GAP_KEEP_S:
+            self._pending = ceil_boundary(until - GAP_KEEP_S)
+
     def _starts_new_series(self, regs: Registers4, meter: str | None) -> bool:
         if meter is not None and self._meter is not None and meter != self._meter:
             return True
         last = self._last_regs
         assert last is not None
-        restarted = sum(regs) < NEAR_ZERO_WH <= sum(last)
+        # near zero relative to before: a young meter at 630 Wh restarting at 7 Wh restarted
+        now, before = sum(regs), sum(last)
+        restarted = now < NEAR_ZERO_WH and 10 * now < before
         return restarted and (
             regs[0] + regs[1] < last[0] + last[1] or regs[2] + regs[3] < last[2] + last[3]
         )
@@ -201,6 +234,7 @@ class MeterEngine:
                 )
             else:
                 closed.append(self._settle(boundary, MISSING, None, gap_flags))
+                self._skip_long_gap(t)
         return closed
 
     def _can_interpolate(self, boundary: int, t: int) -> bool:
@@ -239,6 +273,8 @@ class MeterEngine:
             status = MISSING  # no delta across a meter change
         elif prev.registers is not None and boundary.registers is not None:
             flags |= self._volume_flags(prev.registers, boundary.registers)
+        if REGISTER_DECREASED in flags:
+            status = MISSING  # R1: a decrease leaves no trustworthy volume (no offtake/injection)
         return Interval(prev.utc, status, sort_flags(flags), self._open.max_power_w)
 
     def _volume_flags(self, before: Registers4, after: Registers4) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from firmware_sim.api import render_to_file
+from firmware_sim.api import Rendered, render, render_to_file
+from firmware_sim.crc import crc16_arc
 from tests.integration.helpers import (
     PRIMARY,
     edge,
@@ -159,3 +161,114 @@ def test_every_configured_dialect_runs_the_agent(
     assert result.returncode == 0, result.stderr
     status = edge("status", "--config", str(config), "--json")
     assert '"telegrams": 1' in status.stdout
+
+
+# -- meter time judged, not trusted (SPEC §4; issue 10 item 2) ----------------------------------
+
+
+def forge(telegram: bytes, stamp: str) -> bytes:
+    """The telegram with another `0-0:1.0.0` time and a valid CRC (what a forger would send)."""
+    body = telegram[: telegram.index(b"!") + 1]
+    head, rest = body.split(b"0-0:1.0.0(", 1)
+    body = head + b"0-0:1.0.0(" + stamp.encode() + rest[rest.index(b")") :]
+    return body + b"%04X\r\n" % crc16_arc(body)
+
+
+def spliced(path: Path, rendered: Rendered, forged: dict[int, list[bytes]]) -> None:
+    """Write the capture with forged telegrams inserted after the given telegram indexes."""
+    parts: list[bytes] = []
+    for index, telegram in enumerate(rendered.telegrams):
+        parts.append(telegram)
+        parts += forged.get(index, [])
+    path.write_bytes(b"".join(parts))
+
+
+def replay_rows(tmp_path: Path, first: str, last: str) -> tuple[list[dict[str, str]], dict]:
+    config = write_config(tmp_path, [(PRIMARY, "primary", "/dev/null-not-used", "dsmr5")])
+    result = edge("replay", "--config", str(config), "--ap", PRIMARY, str(tmp_path / "m.cap"))
+    assert result.returncode == 0, result.stderr
+    status = json.loads(edge("status", "--config", str(config), "--json").stdout)
+    return export_rows(config, PRIMARY, first, last), status
+
+
+@pytest.mark.parametrize("stamp", ["991231235959W", "700101000001W", "701231235959W"])
+def test_a_far_future_telegram_is_rejected_and_later_boundaries_equal_truth(
+    tmp_path: Path, stamp: str
+) -> None:
+    rendered = render("dsmr5", start="2026-06-01T00:00:00+02:00", duration="24h1m", seed=3,
+                      profile="household-pv", interval=10)  # fmt: skip
+    truth = truth_by_boundary(rendered.truth_csv())
+    middle = len(rendered.telegrams) // 2
+    spliced(tmp_path / "m.cap", rendered, {middle: [forge(rendered.telegrams[middle], stamp)]})
+    started = time.monotonic()
+    rows, status = replay_rows(tmp_path, "2026-06-01", "2026-06-01")
+    assert time.monotonic() - started < 120  # no stall settling millions of boundaries
+    assert len(rows) == 97
+    for row in rows:
+        assert row["status"] == "measured", row
+        assert row_registers(row) == truth[(meter_ascii(row["meter"]), row["boundary_utc"])]
+    point = status["points"][PRIMARY]
+    assert point["pending_boundary_utc"] == "2026-06-01T22:15:00Z"  # not in 2099 or 2070
+    if stamp != "700101000001W":  # the 1970 placeholder is no time at all (the parser's None)
+        assert point["rejected_time"] == 1
+
+
+def test_an_s_w_swap_is_rejected_and_the_next_hour_is_measured(tmp_path: Path) -> None:
+    rendered = render("dsmr5", start="2026-06-01T11:00:00+02:00", duration="3h1m", seed=4,
+                      profile="household-pv", interval=10)  # fmt: skip
+    truth = truth_by_boundary(rendered.truth_csv())
+    # 11:06:40 summer time with the winter letter: an hour ahead of the meter's real time
+    at = next(i for i, t in enumerate(rendered.telegrams) if b"(260601110640S)" in t)
+    spliced(tmp_path / "m.cap", rendered, {at: [forge(rendered.telegrams[at], "260601110640W")]})
+    rows, status = replay_rows(tmp_path, "2026-06-01", "2026-06-01")
+    measured = [r for r in rows if r["status"] == "measured"]
+    assert [r["boundary_utc"] for r in measured][:2] == [
+        "2026-06-01T09:00:00Z",
+        "2026-06-01T09:15:00Z",
+    ]
+    assert len(measured) == 13  # 09:00 … 12:00Z, every boundary
+    for row in measured:
+        assert row_registers(row) == truth[(meter_ascii(row["meter"]), row["boundary_utc"])]
+    assert status["points"][PRIMARY]["rejected_time"] == 1
+
+
+def test_a_real_clock_reset_is_accepted_after_a_run_of_consistent_telegrams(
+    tmp_path: Path,
+) -> None:
+    # the meter ran two days behind until its clock was set right: its new time is believed
+    # after a run of consistent telegrams, and nothing of that run is lost
+    before = render("dsmr5", start="2026-05-30T10:00:00+02:00", duration="1h", seed=5,
+                    profile="household-pv", interval=10)  # fmt: skip
+    after = render("dsmr5", start="2026-06-01T11:00:00+02:00", duration="1h1m", seed=5,
+                   profile="household-pv", interval=10)  # fmt: skip
+    (tmp_path / "m.cap").write_bytes(before.data + after.data)
+    truth = truth_by_boundary(after.truth_csv())
+    rows, status = replay_rows(tmp_path, "2026-06-01", "2026-06-01")
+    measured = {r["boundary_utc"]: r for r in rows if r["status"] == "measured"}
+    expected = [
+        f"2026-06-01T{h:02d}:{m:02d}:00Z" for h, m in ((9, 0), (9, 15), (9, 30), (9, 45), (10, 0))
+    ]
+    assert sorted(measured) == expected
+    for utc, row in measured.items():
+        assert row_registers(row) == truth[(meter_ascii(row["meter"]), utc)]
+    assert status["points"][PRIMARY]["rejected_time"] == 0
+
+
+def test_a_clock_reset_backwards_is_accepted_after_a_run(tmp_path: Path) -> None:
+    # an hour ahead (a wrong letter the meter kept) until the clock was put back: after the run
+    # the real time line goes on, never locked out for the hour it "lost"
+    ahead = render("dsmr5", start="2026-06-01T11:00:00+01:00", duration="30m", seed=6,
+                   profile="household-pv", interval=10)  # fmt: skip
+    real = render("dsmr5", start="2026-06-01T11:31:00+02:00", duration="1h30m", seed=6,
+                  profile="household-pv", interval=10)  # fmt: skip
+    (tmp_path / "m.cap").write_bytes(ahead.data + real.data)
+    truth = truth_by_boundary(real.truth_csv())
+    rows, status = replay_rows(tmp_path, "2026-06-01", "2026-06-01")
+    by_utc = {r["boundary_utc"]: r for r in rows}
+    # 10:00-10:30Z were stored from the old time line first (a stored boundary is never
+    # rewritten); before and after it the real time line is measured and equals the truth
+    for utc in ("2026-06-01T09:45:00Z", "2026-06-01T10:45:00Z", "2026-06-01T11:00:00Z"):
+        row = by_utc[utc]
+        assert row["status"] == "measured", row
+        assert row_registers(row) == truth[(meter_ascii(row["meter"]), utc)]
+    assert status["points"][PRIMARY]["rejected_time"] == 0
