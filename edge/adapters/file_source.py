@@ -43,7 +43,11 @@ class FileSource(SourceWorker):
             raise ConfigError(f"source = {url!r}: a capture is written file:PATH")
         preset = preset_for(dialect)
         decoder = P1Decoder(
-            key=key, auth_key=auth_key, local_tz=local_tz, require_crc=preset.require_crc
+            key=key,
+            auth_key=auth_key,
+            local_tz=local_tz,
+            require_crc=preset.require_crc,
+            dialect=dialect,
         )
         super().__init__(name, url, sink, decoder, clock)
         self.path = url[len(FILE_PREFIX) :]

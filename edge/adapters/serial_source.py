@@ -73,7 +73,11 @@ class SerialSource(SourceWorker):
         preset = preset_for(dialect)
         _check_url(url)
         decoder = P1Decoder(
-            key=key, auth_key=auth_key, local_tz=local_tz, require_crc=preset.require_crc
+            key=key,
+            auth_key=auth_key,
+            local_tz=local_tz,
+            require_crc=preset.require_crc,
+            dialect=dialect,
         )
         super().__init__(name, url, sink, decoder, clock)
         self.dialect = dialect

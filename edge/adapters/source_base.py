@@ -173,8 +173,8 @@ class SourceWorker:
         now = self._clock.monotonic()
         with self._lock:
             events = self._decoder.feed(data) if data else []
-            if flush:
-                events += self._decoder.flush()
+            if flush:  # the end of a file completes a telegram ending in `!`; a lost line does not
+                events += self._decoder.end_of_input() if eof else self._decoder.flush()
             self._note_last_telegram(events, now)
         batch = tuple(events)
         if batch or eof:

@@ -45,6 +45,7 @@ def _hex_key(text: str) -> bytes:
 def run(args: argparse.Namespace) -> int:
     decoder = P1Decoder(key=args.key, auth_key=args.auth_key)
     out = sys.stdout
+    status = 0
     for name in args.files:
         try:
             data = _read(name)
@@ -54,11 +55,12 @@ def run(args: argparse.Namespace) -> int:
         except DecryptionError as exc:
             print(f"edge-agent decode: {name}: {exc}", file=sys.stderr)
             return 2
-        events = decoder.feed(data) + decoder.flush()
-        if any(isinstance(e, Rejected) and e.reason == "decrypt" for e in events):
-            detail = next(e.detail for e in events if isinstance(e, Rejected))
-            print(f"edge-agent decode: {name}: decryption failed: {detail}", file=sys.stderr)
-            return 2
+        events = decoder.feed(data) + decoder.end_of_input()
+        failed = [e for e in events if isinstance(e, Rejected) and e.reason == "decrypt"]
+        if failed:  # counted and said, never the end of the file
+            print(f"edge-agent decode: {name}: {_failures(failed)}", file=sys.stderr)
+            if not any(isinstance(e, Telegram) for e in events):
+                status = 2  # nothing decoded at all: a wrong or missing key, say so by the code
         if args.stats:
             continue
         for event in events:
@@ -68,7 +70,12 @@ def run(args: argparse.Namespace) -> int:
                 _print(out, args.json, _bad_json(event))
     if args.stats:
         print(json.dumps(decoder.stats.as_dict()), file=out)
-    return 0
+    return status
+
+
+def _failures(failed: list[Rejected]) -> str:
+    count = len(failed)
+    return f"decryption failed for {count} frame{'s' if count != 1 else ''}: {failed[0].detail}"
 
 
 def _read(name: str) -> bytes:

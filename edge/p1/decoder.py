@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import tzinfo
-from typing import Literal
+from typing import Final, Literal
 
 from edge.errors import P1Error
-from edge.p1.framer import EncryptedFrame, FrameDiscarded, Framer, PlainFrame
+from edge.p1.framer import Encrypted, EncryptedFrame, FrameDiscarded, Framer, PlainFrame
 from edge.p1.model import Telegram
 from edge.p1.parser import check_crc, parse_telegram
 from edge.p1.values import DEFAULT_TZ
+
+# Dialects whose meters send DLMS general-global-cipher frames; every other named dialect is
+# plaintext, so a 0xDB byte there is line noise, never the start of a frame.
+DLMS_DIALECTS: Final = frozenset({"smarty", "sagemcom"})
 
 RejectReason = Literal["crc", "missing-crc", "parse", "decrypt", "truncated", "oversized"]
 
@@ -59,8 +63,9 @@ class P1Decoder:
         auth_key: bytes | None = None,
         local_tz: tzinfo = DEFAULT_TZ,
         require_crc: bool | Literal["auto"] = False,
+        dialect: str = "auto",
     ) -> None:
-        self._framer = Framer()
+        self._framer = Framer(encrypted=encrypted_frames(dialect, key))
         self._key = key
         self._auth_key = auth_key
         self._local_tz = local_tz
@@ -73,8 +78,12 @@ class P1Decoder:
         return self._handle(self._framer.feed(data))
 
     def flush(self) -> list[Event]:
-        """End of input: report a trailing partial frame."""
+        """The stream broke (a lost line): report a trailing partial frame."""
         return self._handle(self._framer.flush())
+
+    def end_of_input(self) -> list[Event]:
+        """The input ended (a capture, a file): a telegram ending in `!` is complete."""
+        return self._handle(self._framer.end_of_input())
 
     def _handle(self, frames: list[PlainFrame | EncryptedFrame | FrameDiscarded]) -> list[Event]:
         events: list[Event] = []
@@ -125,14 +134,22 @@ class P1Decoder:
         except P1Error as exc:
             self.stats.errors += 1
             return [Rejected("decrypt", len(data), None, str(exc))]
-        inner = Framer()
-        frames = inner.feed(plaintext) + inner.flush()
+        inner = Framer(encrypted=False)
+        frames = inner.feed(plaintext) + inner.end_of_input()
         plain = [frame for frame in frames if isinstance(frame, PlainFrame)]
         if len(plain) != 1:
             # A wrong key without authentication gives noise: no telegram inside.
             self.stats.errors += 1
             return [Rejected("decrypt", len(data), None, "no telegram inside: wrong key?")]
         return [self._plain(plain[0].body, plain[0].crc_text)]
+
+
+def encrypted_frames(dialect: str, key: bytes | None) -> Encrypted:
+    """Whether a source can send DLMS frames: yes with a key or an encrypted dialect, never for
+    a named plaintext dialect, "auto" (judged by the header and the stream) otherwise."""
+    if key is not None or dialect in DLMS_DIALECTS:
+        return True
+    return "auto" if dialect == "auto" else False
 
 
 def _header(body: bytes) -> str:
@@ -149,5 +166,5 @@ def decode(
 ) -> list[Telegram]:
     """Frame, check and parse every telegram in `data`, skipping bad frames."""
     decoder = P1Decoder(key=key, auth_key=auth_key, local_tz=local_tz)
-    events = decoder.feed(data) + decoder.flush()
+    events = decoder.feed(data) + decoder.end_of_input()
     return [event for event in events if isinstance(event, Telegram)]

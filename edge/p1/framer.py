@@ -3,16 +3,22 @@
 Strategy: the buffer is scanned from a remembered position so that byte-by-byte input costs no
 rescanning. Outside a frame we look for the next `/` (a plaintext telegram) or a plausible DLMS
 general-global-cipher header (0xDB, encrypted meters); everything before it is skipped and
-counted. A plaintext frame ends at `!`, up to four hex CRC digits and the first byte after them
+counted. A 0xDB begins a DLMS frame only where the source can send them (`encrypted`: an
+encrypted dialect or a key; never for a plaintext dialect; for "auto" only until the stream has
+shown a plaintext telegram) and its header is plausible; otherwise it is garbage and the framer
+resyncs to the next `/` at once, so stray bytes cannot hold back 16 KiB of telegrams. A plaintext
+frame ends at `!`, up to four hex CRC digits and the first byte after them
 (CR, LF, or the `/` of a glued telegram). A `/` followed by three letters inside a frame means the
 frame was truncated and a new telegram started: the old part is reported, the new one kept. The
-buffer never holds more than `max_frame` bytes of one frame; a longer one is garbage.
+buffer never holds more than `max_frame` bytes of one frame; a longer one is garbage. At the end
+of the input (`end_of_input`: a capture's end, not a lost line) a frame ending in `!` and at most
+four CRC digits is complete: no more CRC digits can come.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 MAX_FRAME: Final = 16 * 1024
 
@@ -47,15 +53,28 @@ class FrameDiscarded:
 
 
 FrameEvent = PlainFrame | EncryptedFrame | FrameDiscarded
+Encrypted = bool | Literal["auto"]
 
 
 class Framer:
     """Feed bytes with `feed`; it returns the frames and discards completed by them."""
 
-    __slots__ = ("_buf", "_in_frame", "_line_end", "_max_frame", "_scan")
+    __slots__ = (
+        "_buf",
+        "_encrypted",
+        "_final",
+        "_in_frame",
+        "_line_end",
+        "_max_frame",
+        "_plain_seen",
+        "_scan",
+    )
 
-    def __init__(self, max_frame: int = MAX_FRAME) -> None:
+    def __init__(self, max_frame: int = MAX_FRAME, encrypted: Encrypted = "auto") -> None:
         self._buf = bytearray()
+        self._encrypted = encrypted
+        self._plain_seen = False  # "auto": a plaintext telegram came, so 0xDB is no frame start
+        self._final = False  # inside end_of_input: no more bytes will come
         self._scan = 0  # where to continue looking inside the current frame
         self._in_frame = False
         self._line_end = False  # a frame just ended: its CR LF may still arrive (not garbage)
@@ -74,8 +93,21 @@ class Framer:
             pass
         return events
 
+    def end_of_input(self) -> list[FrameEvent]:
+        """The input ended (a capture's last byte): complete what can be, then `flush`."""
+        events: list[FrameEvent] = []
+        self._final = True
+        try:
+            while self._in_frame and self._step(events):
+                pass
+        finally:
+            self._final = False
+        events += self.flush()
+        self._plain_seen = False  # the next input may be another capture
+        return events
+
     def flush(self) -> list[FrameEvent]:
-        """End of input: whatever is still buffered is a truncated frame or garbage."""
+        """The stream broke (a lost line): whatever is buffered is a truncated frame or garbage."""
         events: list[FrameEvent] = []
         if self._buf:
             reason = "truncated" if self._in_frame else "garbage"
@@ -103,8 +135,14 @@ class Framer:
         if buf:
             self._line_end = False
         start = 0
+        dlms_possible = self._encrypted is True or (
+            self._encrypted == "auto" and not self._plain_seen
+        )
         while True:
             slash = buf.find(b"/", start)
+            if not dlms_possible:
+                pos = slash
+                break
             dlms = buf.find(b"\xdb", start, slash if slash >= 0 else len(buf))
             if dlms >= 0 and not self._dlms_rejected(dlms):
                 pos = dlms
@@ -115,7 +153,8 @@ class Framer:
             pos = slash
             break
         if pos < 0:
-            keep = 1 if buf and buf[-1] == _DLMS_TAG else 0  # header may be completed later
+            # a header may be completed by the next read
+            keep = 1 if dlms_possible and buf and buf[-1] == _DLMS_TAG else 0
             if len(buf) > keep:
                 events.append(FrameDiscarded("garbage", len(buf) - keep))
                 del buf[: len(buf) - keep]
@@ -180,7 +219,7 @@ class Framer:
         limit = min(len(buf), end + 4)
         while end < limit and buf[end] in _HEX:
             end += 1
-        if end == len(buf) and end - bang - 1 < 4:
+        if end == len(buf) and end - bang - 1 < 4 and not self._final:
             self._scan = bang  # the CRC may still be arriving
             return False
         crc_end = end
@@ -191,6 +230,7 @@ class Framer:
         events.append(PlainFrame(bytes(buf[: bang + 1]), bytes(buf[bang + 1 : crc_end])))
         del buf[:end]
         self._in_frame = False
+        self._plain_seen = True
         return True
 
     def _find_restart(self, bang: int) -> int:

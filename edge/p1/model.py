@@ -14,7 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Final, Literal
 
-from edge.p1.values import Value, base_of, integer, parse_timestamp, split_values, to_base_units
+from edge.p1.values import (
+    ENERGY,
+    HEAT,
+    POWER,
+    VOLUME,
+    Dimension,
+    Value,
+    integer,
+    parse_timestamp,
+    quiet,
+    split_values,
+    to_base_units,
+)
 
 CrcStatus = Literal["ok", "none"]
 
@@ -157,8 +169,8 @@ class Telegram:
     @property
     def average_demand_w(self) -> int | None:
         """Belgian `1-0:1.4.0`: the running average power of the current quarter."""
-        raw = self.raw("1-0:1.4.0")
-        return base_of(raw) if raw is not None else None
+        found = self.value("1-0:1.4.0")
+        return quiet(found.text, found.unit, POWER) if found is not None else None
 
     @property
     def month_peak(self) -> tuple[datetime | None, int | None] | None:
@@ -167,7 +179,7 @@ class Telegram:
         if len(values) < 2:
             return None
         when, peak = values[0], values[1]
-        return parse_timestamp(when.text, self.local_tz), to_base_units(peak.text, peak.unit)
+        return parse_timestamp(when.text, self.local_tz), quiet(peak.text, peak.unit, POWER)
 
     @property
     def month_peaks(self) -> tuple[MonthPeak, ...] | None:
@@ -180,7 +192,7 @@ class Telegram:
             MonthPeak(
                 parse_timestamp(values[i].text, tz),
                 parse_timestamp(values[i + 1].text, tz),
-                to_base_units(values[i + 2].text, values[i + 2].unit),
+                quiet(values[i + 2].text, values[i + 2].unit, POWER),
             )
             for i in range(3, len(values) - 2, 3)  # (count)(obis)(obis)(month)(time)(value)...
         )
@@ -225,11 +237,28 @@ class Telegram:
         elif len(legacy) >= 7:  # DSMR 2.2/3: (time)(00)(60)(1)(obis)(unit) + next line (value)
             stamp = parse_timestamp(legacy[0].text, self.local_tz)
             value = Value(legacy[6].text, legacy[5].text or None)
+        device_type = integer(dev_type.text) if dev_type else None
         return MBusDevice(
             channel,
-            integer(dev_type.text) if dev_type else None,
+            device_type,
             ident.text if ident and ident.text else None,
             stamp,
             value,
-            to_base_units(value.text, value.unit) if value else None,
+            _device_value(device_type, value) if value else None,
         )
+
+
+# What an M-Bus device of each type counts: a gas meter's value in kWh is a bad value, not Wh.
+_DEVICE_DIMENSION: Final[dict[int, Dimension]] = {
+    MBUS_ELECTRICITY: ENERGY,
+    MBUS_GAS: VOLUME,
+    MBUS_HEAT: HEAT,
+    MBUS_WATER: VOLUME,
+}
+
+
+def _device_value(device_type: int | None, value: Value) -> int | None:
+    dim = _DEVICE_DIMENSION.get(device_type) if device_type is not None else None
+    if dim is None:  # an unknown device type: the unit alone says what it is
+        return to_base_units(value.text, value.unit)
+    return quiet(value.text, value.unit, dim)

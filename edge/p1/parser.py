@@ -19,7 +19,7 @@ from typing import Final
 from edge.errors import ParseError
 from edge.p1.crc import crc16_arc
 from edge.p1.model import LINE_PATTERN, CrcStatus, Registers, Telegram
-from edge.p1.values import DEFAULT_TZ, base_of, integer, parse_timestamp
+from edge.p1.values import DEFAULT_TZ, energy_of, integer, parse_timestamp, power_of
 
 # The lines read on every telegram, found in one C-speed pass; the optional `*255` suffix
 # (EasyMeter) is matched but not captured, so the keys are plain OBIS codes. First value only.
@@ -27,6 +27,7 @@ _HOT_LINES: Final = re.compile(
     r"\n(1-0:[12]\.[78]\.[012]|0-0:1\.0\.0|0-0:96\.14\.0|0-0:96\.1\.[01]|0-0:96\.1\.255"
     r"|0-0:42\.0\.0)(?:\*\d{1,3})?\(([^)\r\n]*)\)"
 )
+Getter = Callable[[str], str | None]
 _EQUIPMENT_ID_KEYS: Final = ("0-0:96.1.1", "0-0:96.1.0", "0-0:42.0.0", "0-0:96.1.255")
 
 
@@ -54,23 +55,31 @@ def parse_telegram(body: bytes, crc: CrcStatus, local_tz: tzinfo = DEFAULT_TZ) -
         timestamp=parse_timestamp(stamp, local_tz) if stamp is not None else None,
         equipment_id=_equipment_id(get),
         registers=Registers(
-            _base(get("1-0:1.8.1")),
-            _base(get("1-0:1.8.2")),
-            _base(get("1-0:2.8.1")),
-            _base(get("1-0:2.8.2")),
-            _base(get("1-0:1.8.0")),
-            _base(get("1-0:2.8.0")),
+            _reading(get, "1-0:1.8.1", energy_of),
+            _reading(get, "1-0:1.8.2", energy_of),
+            _reading(get, "1-0:2.8.1", energy_of),
+            _reading(get, "1-0:2.8.2", energy_of),
+            _reading(get, "1-0:1.8.0", energy_of),
+            _reading(get, "1-0:2.8.0", energy_of),
         ),
-        power_import_w=_base(get("1-0:1.7.0")),
-        power_export_w=_base(get("1-0:2.7.0")),
+        power_import_w=_reading(get, "1-0:1.7.0", power_of),
+        power_export_w=_reading(get, "1-0:2.7.0", power_of),
         tariff=_int(get("0-0:96.14.0")),
         text=text,
         local_tz=local_tz,
     )
 
 
-def _base(raw: str | None) -> int | None:
-    return base_of(raw) if raw is not None else None
+def _reading(get: Getter, obis: str, convert: Callable[[str], int]) -> int | None:
+    """A register or power line as an exact integer; a bad value rejects the telegram (R3: a
+    value that is no reading never reaches a register, and the rejection is counted)."""
+    raw = get(obis)
+    if raw is None:
+        return None
+    try:
+        return convert(raw)
+    except ParseError as exc:
+        raise ParseError(f"{obis}: {exc}") from None
 
 
 def _int(raw: str | None) -> int | None:

@@ -1,15 +1,21 @@
 """Value-level parsing: decimal text to exact integers, P1 timestamps to aware UTC.
 
 No floats: a register's decimal text becomes an integer in the base unit (Wh, W, dm³, MJ, varh)
-by moving the decimal point in the text. Meter quirks degrade to None, never to an exception.
+by moving the decimal point in the text, after checking that the unit measures what the value
+is (`*m3` is no energy) and that the value is no wider than a meter shows. A bad value raises
+the library's `ParseError` (a counted rejection of the telegram), never Python's ValueError;
+`to_base_units` and `quiet` give None instead, for values read after a telegram was accepted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo
+
+from edge.errors import ParseError
 
 DEFAULT_TZ: Final = ZoneInfo("Europe/Amsterdam")
 
@@ -21,26 +27,87 @@ class Value(NamedTuple):
     unit: str | None
 
 
-# Unit -> decimal places to shift for the exact integer in the base unit.
-_SHIFT: Final = {
-    "kWh": 3, "Wh": 0, "kW": 3, "W": 0, "m3": 3, "GJ": 3,
-    "kvarh": 3, "varh": 0, "kvar": 3, "var": 0, "kVA": 3, "VA": 0,
-}  # fmt: skip
+class Dimension(NamedTuple):
+    """What a value measures: its units (-> decimal places to the base unit) and its bound."""
+
+    name: str
+    shifts: Mapping[str, int]
+    limit: int  # the largest base-unit value a meter can show
+
+
+# The widest values the specs and fixtures show: energy and volume registers 8 whole digits and
+# 3 decimals (DSMR: 6 + 3; EasyMeter Q3D: 8 whole digits), power 9 digits of W (Sagemcom
+# `000000286*W`). A wider value is no meter's reading (a 20-digit one does not even fit SQLite's
+# 64-bit integer): a bad value. No dialect sends MWh or MW, so those are not units of anything.
+ENERGY: Final = Dimension("energy", {"kWh": 3, "Wh": 0}, 10**11 - 1)
+POWER: Final = Dimension("power", {"kW": 3, "W": 0}, 10**9 - 1)
+VOLUME: Final = Dimension("volume", {"m3": 3, "dm3": 0}, 10**11 - 1)
+HEAT: Final = Dimension("heat", {"GJ": 3, "MJ": 0}, 10**11 - 1)
+REACTIVE_ENERGY: Final = Dimension("reactive energy", {"kvarh": 3, "varh": 0}, 10**11 - 1)
+REACTIVE_POWER: Final = Dimension("reactive power", {"kvar": 3, "var": 0}, 10**9 - 1)
+APPARENT_POWER: Final = Dimension("apparent power", {"kVA": 3, "VA": 0}, 10**9 - 1)
+
+_BY_UNIT: Final = {
+    unit: dim
+    for dim in (ENERGY, POWER, VOLUME, HEAT, REACTIVE_ENERGY, REACTIVE_POWER, APPARENT_POWER)
+    for unit in dim.shifts
+}
+
+# Longer text is never a meter's number: checked before int(), whose cost grows with the length
+# (and which raises past 4 300 digits).
+MAX_NUMBER_TEXT: Final = 24
+_MAX_INTEGER_DIGITS: Final = 18  # counters, durations, device types: far below 64 bits
 
 _UTC_OFFSET: Final = {"S": timedelta(hours=2), "W": timedelta(hours=1)}
 
 
 def integer(text: str) -> int | None:
-    """A plain unsigned integer, or None."""
+    """A plain unsigned integer of at most 18 digits, or None."""
     # str.isdigit alone accepts superscripts that int() rejects; int() alone accepts "1_0".
-    return int(text) if text.isascii() and text.isdigit() else None
+    if len(text) > _MAX_INTEGER_DIGITS or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
+def measure(text: str, unit: str | None, dim: Dimension) -> int:
+    """Exact integer in `dim`'s base unit (Wh, W, dm³, MJ, varh, VA), floored.
+
+    Raises ParseError when the unit is not one of `dim` (`*m3` on an energy register), the text
+    is not a decimal number, or the value is wider than a meter of `dim` can show.
+    """
+    shift = dim.shifts.get(unit) if unit is not None else None
+    if shift is None:
+        raise ParseError(f"{text}*{unit}: not a unit of {dim.name}")
+    value = _decimal(text, shift) if len(text) <= MAX_NUMBER_TEXT else None
+    if value is None:
+        raise ParseError(f"{text[:30]}*{unit}: not a number a meter sends")
+    if abs(value) > dim.limit:
+        raise ParseError(f"{text}*{unit}: wider than a meter's {dim.name}")
+    return value
 
 
 def to_base_units(text: str, unit: str | None) -> int | None:
-    """Exact integer in the base unit (Wh, W, dm³, MJ, varh), floored; None if not numeric."""
-    shift = _SHIFT.get(unit) if unit is not None else None
-    if shift is None:
+    """Exact integer in the base unit its unit names (Wh, W, dm³, MJ, varh), floored; None
+    where it is not a number of a known unit or wider than a meter shows. Never raises."""
+    dim = _BY_UNIT.get(unit) if unit is not None else None
+    if dim is None:
         return None
+    try:
+        return measure(text, unit, dim)
+    except ParseError:
+        return None
+
+
+def quiet(text: str, unit: str | None, dim: Dimension) -> int | None:
+    """`measure`, with a bad value as None: for the values read lazily from an accepted
+    telegram (M-Bus, peaks), which degrade to "unknown" (SPEC §3) instead of raising late."""
+    try:
+        return measure(text, unit, dim)
+    except ParseError:
+        return None
+
+
+def _decimal(text: str, shift: int) -> int | None:
     whole, _, frac = text.partition(".")
     if len(frac) != shift:  # the common case (kWh with 3 decimals) needs no padding
         frac = frac[:shift] if len(frac) > shift else frac + "0" * (shift - len(frac))
@@ -52,19 +119,26 @@ def to_base_units(text: str, unit: str | None) -> int | None:
     return None
 
 
-_THREE_DECIMALS: Final = frozenset({"kWh", "kW", "m3"})
-
-
-def base_of(raw: str) -> int | None:
-    """Base-unit integer of one raw value `text*unit`."""
+def energy_of(raw: str) -> int:
+    """Wh of an energy register's raw value `text*unit`; ParseError for a bad value."""
     text, _, unit = raw.partition("*")
-    # The hot case (every register and power of a DSMR meter, each telegram): three decimals of
-    # a kilo-unit. Dropping the point is the whole conversion; anything else takes the full path.
-    if unit in _THREE_DECIMALS and text[-4:-3] == ".":
+    # The hot case (every register of a DSMR meter, each telegram): kWh with three decimals and
+    # at most 9 digits. Dropping the point is the whole conversion; anything else is judged.
+    if unit == "kWh" and text[-4:-3] == ".":
         digits = text[:-4] + text[-3:]
-        if digits.isdigit() and digits.isascii():
+        if len(digits) <= 9 and digits.isdigit() and digits.isascii():
             return int(digits)
-    return to_base_units(text, unit) if unit else None
+    return measure(text, unit or None, ENERGY)
+
+
+def power_of(raw: str) -> int:
+    """W of a power value's raw text `text*unit`; ParseError for a bad value."""
+    text, _, unit = raw.partition("*")
+    if unit == "kW" and text[-4:-3] == ".":  # the hot case, as in `energy_of`
+        digits = text[:-4] + text[-3:]
+        if len(digits) <= 9 and digits.isdigit() and digits.isascii():
+            return int(digits)
+    return measure(text, unit or None, POWER)
 
 
 def split_values(raw: str) -> tuple[Value, ...]:
@@ -81,15 +155,17 @@ def parse_timestamp(text: str, local_tz: tzinfo = DEFAULT_TZ) -> datetime | None
 
     Garbage (impossible dates, the unset-clock placeholders of 2000 and 1970) gives None.
     """
-    if len(text) == 13:
+    if len(text) == 13:  # the length first: nothing longer reaches int()
         offset = _UTC_OFFSET.get(text[12])
         day = _day_start(text[:6])
         if offset is None or day is None:
             return None
         seconds = _seconds_of_day(text[6:12])
         return None if seconds is None else day + timedelta(seconds=seconds) - offset
+    if len(text) != 12:
+        return None
     number = integer(text)
-    if number is None or len(text) != 12 or text[:2] == "00" or text[:6] == "700101":
+    if number is None or text[:2] == "00" or text[:6] == "700101":
         return None
     rest, second = divmod(number, 100)
     rest, minute = divmod(rest, 100)

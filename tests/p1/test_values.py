@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 
-def test_fast_register_conversion_equals_the_general_one() -> None:
+import pytest
+
+from edge.errors import ParseError
+from edge.p1.values import ENERGY, POWER, Dimension, energy_of, measure, power_of
+
+
+def _outcome(fn: Callable[[], int]) -> int | str:
+    try:
+        return fn()
+    except ParseError:
+        return "bad"
+
+
+@pytest.mark.parametrize(("fast", "dim"), [(energy_of, ENERGY), (power_of, POWER)])
+def test_fast_register_conversion_equals_the_general_one(
+    fast: Callable[[str], int], dim: Dimension
+) -> None:
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from edge.p1.values import base_of, to_base_units
-
-    text = st.text(alphabet="0123456789.-+_ a²", max_size=12)
-    unit = st.sampled_from(["kWh", "kW", "m3", "Wh", "W", "GJ", "A", ""])
+    text = st.text(alphabet="0123456789.-+_ a²", max_size=14)
+    unit = st.sampled_from(["kWh", "kW", "m3", "Wh", "W", "GJ", "A", "MWh", ""])
 
     @given(text, unit)
     def same(value: str, u: str) -> None:
-        assert base_of(f"{value}*{u}" if u else value) == (to_base_units(value, u) if u else None)
+        raw = f"{value}*{u}" if u else value
+        assert _outcome(lambda: fast(raw)) == _outcome(lambda: measure(value, u or None, dim))
 
     same()
