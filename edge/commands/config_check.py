@@ -56,7 +56,7 @@ def summary(config: Config) -> list[str]:
         f"gateway    {gateway.id}  ({gateway.timezone}, clock {gateway.clock})",
         f"data_dir   {gateway.data_dir}",
         f"connection {conn.ean}  {phases} {conn.voltage} V {conn.fuse_a} A = "
-        f"{conn.capacity_kva} kVA, band {conn.band}, "
+        f"{conn.capacity_kva} kVA ({conn.capacity_basis}), band {conn.band}, "
         f"{conn.quarter_capacity_wh} Wh per quarter-hour (R2 flag at >= {conn.r2_limit_wh} Wh)",
     ]
     for point in config.points:

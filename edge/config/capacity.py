@@ -1,16 +1,21 @@
 """The connection: EAN, phases, voltage and fuse, and the capacity that follows from them.
 
-Strategy: capacity comes only from SPEC §1's seed table (kVA by fuse), stored here as exact
-integer VA so that the R2 check (a quarter-hour volume ≥ 120 % of what the connection can carry)
-is integer arithmetic like every register. A fuse that is not in the table is a configuration
-error, never an estimate.
+Strategy: capacity comes from SPEC §1's seed table (kVA by fuse, the Flemish list) where the
+table has the fuse; every other standard Dutch or Belgian fuse size (1 × 35 A, 3 × 16 A, 3 × 35 A
+…) is computed as U·I (1 phase) or √3·U·I (3 phases, U line-to-line) in Decimal and rounded to
+0.1 kVA (half up), as the table is written. Either way it is stored as exact integer VA so that
+the R2 check (a quarter-hour volume ≥ 120 % of what the connection can carry) is integer
+arithmetic like every register, and the configuration says which of the two it used. A fuse that
+is no standard size is a configuration error, never an estimate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from typing import Final, Literal
 
 from edge.config.ean import validate_ean
 from edge.config.table import REQUIRED, Section, fail
@@ -27,6 +32,16 @@ FUSE_TABLE: Mapping[tuple[int, int], Mapping[int, int]] = {
         100: 69200,
     },
 }  # fmt: skip
+
+
+# The standard fuse sizes of Dutch and Belgian connections (A) that the table may lack: NL
+# 1 × 25/35/40 A and 3 × 25 … 80 A, BE 1 phase 16 … 63 A and 3 phases 16 … 100 A.
+STANDARD_FUSES: Final[Mapping[int, frozenset[int]]] = {
+    1: frozenset({16, 20, 25, 32, 35, 40, 50, 63}),
+    3: frozenset({16, 20, 25, 32, 35, 40, 50, 63, 80, 100}),
+}
+
+CapacitySource = Literal["table", "computed"]
 
 
 class Band(StrEnum):
@@ -59,6 +74,24 @@ def capacity_va(phases: int, voltage: int, fuse_a: int) -> int | None:
     return FUSE_TABLE.get((phases, voltage), {}).get(fuse_a)
 
 
+def computed_va(phases: int, voltage: int, fuse_a: int) -> int:
+    """U·I (1 phase) or √3·U·I (3 phases), exact in Decimal, rounded half up to 100 VA."""
+    va = Decimal(voltage) * Decimal(fuse_a)
+    if phases == 3:
+        va *= Decimal(3).sqrt()  # 28 digits: no .x5 boundary is that close to √3·U·I
+    return int((va / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)) * 100
+
+
+def connection_va(phases: int, voltage: int, fuse_a: int) -> tuple[int, CapacitySource] | None:
+    """The capacity in VA and where it came from; None for a fuse that is no standard size."""
+    va = capacity_va(phases, voltage, fuse_a)
+    if va is not None:
+        return va, "table"
+    if fuse_a in STANDARD_FUSES.get(phases, frozenset()):
+        return computed_va(phases, voltage, fuse_a), "computed"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectionConfig:
     """`[connection]`: the grid connection and its capacity (all derived values exact ints).
@@ -76,11 +109,19 @@ class ConnectionConfig:
     band: Band
     quarter_capacity_wh: int
     r2_limit_wh: int
+    capacity_source: CapacitySource = "table"
 
     @property
     def capacity_kva(self) -> str:
         """The capacity as the table writes it, e.g. "17.3"."""
         return f"{self.capacity_va // 1000}.{self.capacity_va % 1000 // 100}"
+
+    @property
+    def capacity_basis(self) -> str:
+        """How the capacity was found, for `check-config`."""
+        if self.capacity_source == "table":
+            return "from the fuse table"
+        return "computed as U·I" if self.phases == 1 else "computed as √3·U·I"
 
     def volume_exceeds(self, volume_wh: int) -> bool:
         """Rule R2: True if a quarter-hour volume is at or above 120 % of the capacity."""
@@ -103,14 +144,15 @@ def parse_connection(table: Mapping[str, object]) -> ConnectionConfig:
     voltage = section.integer("voltage", 230 if phases == 1 else 400, 0, 100_000)
     _check_voltage(phases, voltage)
     fuse = section.integer("fuse_a", REQUIRED, 1, 10_000)
-    va = capacity_va(phases, voltage, fuse)
-    if va is None:
-        fuses = ", ".join(str(f) for f in FUSE_TABLE[(phases, voltage)])
+    found = connection_va(phases, voltage, fuse)
+    if found is None:
+        sizes = sorted(STANDARD_FUSES[phases] | set(FUSE_TABLE[(phases, voltage)]))
         fail(
             section.key("fuse_a"),
-            f"{fuse} A is not in the fuse table for {phases} phase{'s' if phases > 1 else ''} "
-            f"at {voltage} V; use one of {fuses}",
+            f"{fuse} A is no standard fuse size for {phases} phase{'s' if phases > 1 else ''} "
+            f"at {voltage} V; use one of {', '.join(str(f) for f in sizes)}",
         )
+    va, source = found
     quarter = va // 4
     return ConnectionConfig(
         ean=ean,
@@ -122,6 +164,7 @@ def parse_connection(table: Mapping[str, object]) -> ConnectionConfig:
         band=band_of(va),
         quarter_capacity_wh=quarter,
         r2_limit_wh=-(-quarter * 6 // 5),
+        capacity_source=source,
     )
 
 

@@ -59,15 +59,15 @@ CASES: dict[str, tuple[Mutation, str, str]] = {
     "no primary": (_no_primary, "allocation_point", 'no point has role = "primary"'),
     "two primaries": (_two_primaries, "allocation_point[2].role", "a second primary point"),
     "duplicate EAN": (_duplicate_ean, "allocation_point[3].ean", f"duplicate EAN {EV}"),
-    "fuse not in table": (
-        _set("connection", "fuse_a", 35),
+    "fuse of no standard size": (
+        _set("connection", "fuse_a", 36),
         "connection.fuse_a",
-        "35 A is not in the fuse table for 3 phases at 400 V; use one of 20, 25, 32,",
+        "36 A is no standard fuse size for 3 phases at 400 V; use one of 16, 20, 25, 32, 35,",
     ),
     "1-phase fuse 80": (
         lambda d: d["connection"].update(phases=1, voltage=230, fuse_a=80),
         "connection.fuse_a",
-        "80 A is not in the fuse table for 1 phase at 230 V; use one of 16, 20,",
+        "80 A is no standard fuse size for 1 phase at 230 V; use one of 16, 20,",
     ),
     "1 phase at 400 V": (
         lambda d: d["connection"].update(phases=1),
@@ -236,7 +236,7 @@ def test_mistake_names_the_key(name: str, tmp_path: Path) -> None:
 
 def test_setting_error_carries_the_key(tmp_path: Path) -> None:
     data = table(tmp_path / "data")
-    data["connection"]["fuse_a"] = 35
+    data["connection"]["fuse_a"] = 36
     with pytest.raises(SettingError) as info:
         parse_config(data, tmp_path)
     assert info.value.key == "connection.fuse_a"

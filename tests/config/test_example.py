@@ -38,16 +38,16 @@ def test_example_documents_every_key() -> None:
 def test_check_config_prints_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", "--config", str(EXAMPLE), "--no-dirs"]) == 0
     out = capsys.readouterr().out
-    assert "17.3 kVA" in out and "band X5" in out
+    assert "17.3 kVA (from the fuse table)" in out and "band X5" in out
     assert "871687120000000011" in out and "/dev/p1-ev" in out
 
 
 def test_check_config_reports_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "config.toml"
-    bad.write_text(EXAMPLE.read_text().replace("fuse_a = 25", "fuse_a = 35"))
+    bad.write_text(EXAMPLE.read_text().replace("fuse_a = 25", "fuse_a = 36"))
     assert main(["check-config", "--config", str(bad), "--no-dirs"]) == 2
     err = capsys.readouterr().err
-    assert "connection.fuse_a: 35 A is not in the fuse table for 3 phases at 400 V" in err
+    assert "connection.fuse_a: 36 A is no standard fuse size for 3 phases at 400 V" in err
 
 
 def test_check_config_files_flag(capsys: pytest.CaptureFixture[str]) -> None:
