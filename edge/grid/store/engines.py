@@ -29,10 +29,10 @@ class Connection(Protocol):
     def transaction(self, *, write: bool) -> Any: ...
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
-    def insert_returning(
-        self, sql: str, rows: Sequence[Sequence[Any]]
-    ) -> list[tuple[Any, ...]]: ...
     def stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]: ...
+    def copy_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None: ...
     def close(self) -> None: ...
 
 
@@ -67,14 +67,11 @@ class SqliteConnection:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
 
-    def insert_returning(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-        found: list[tuple[Any, ...]] = []
-        for row in rows:  # RETURNING of a skipped conflict yields no row
-            found += self.conn.execute(sql, tuple(row)).fetchall()
-        return found
-
     def stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
         yield from self.conn.execute(sql, tuple(params))
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError("staging tables are PostgreSQL's")
 
     def close(self) -> None:
         self.conn.close()
@@ -101,6 +98,22 @@ class PostgresConnection:
             self.conn = psycopg.connect(url, autocommit=True)
         except psycopg.Error as exc:
             raise ConfigError(f"cannot connect to the PostgreSQL store: {exc}") from None
+        self._staged = False
+
+    def _stage(self) -> None:
+        # session-local, emptied at each commit: a batch's keys and blocks on their way in
+        if self._staged:
+            return
+        self.conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS staged_key (gw TEXT, ap TEXT, seq BIGINT) "
+            "ON COMMIT DELETE ROWS"
+        )
+        self.conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS staged_block (gw TEXT, ap TEXT, seq BIGINT, "
+            "day TEXT, kid TEXT, cose BYTEA, sha256 BYTEA, received_utc BIGINT, kind TEXT, "
+            "prev BYTEA) ON COMMIT DELETE ROWS"
+        )
+        self._staged = True
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[None]:
@@ -115,22 +128,13 @@ class PostgresConnection:
             yield
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = self.conn.execute(_pg(sql), tuple(params))  # type: ignore[arg-type]
+        # binary parameters: arrays of bytea go as bytes, not as hex text (a third of the cost)
+        cursor = self.conn.execute(_pg(sql), tuple(params), binary=True)  # type: ignore[arg-type]
         return cursor.fetchall() if cursor.description is not None else []
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self.conn.cursor() as cursor:
             cursor.executemany(_pg(sql), rows)  # type: ignore[arg-type]
-
-    def insert_returning(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-        found: list[tuple[Any, ...]] = []
-        with self.conn.cursor() as cursor:
-            cursor.executemany(_pg(sql), rows, returning=True)  # type: ignore[arg-type]
-            while True:  # one result set per row, empty where the conflict skipped it
-                found += cursor.fetchall()
-                if not cursor.nextset():
-                    break
-        return found
 
     def stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
         # a server-side cursor: millions of blocks are not all held in memory at once
@@ -138,6 +142,14 @@ class PostgresConnection:
             cursor.itersize = 2000
             cursor.execute(_pg(sql), tuple(params))  # type: ignore[arg-type]
             yield from cursor
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """COPY rows into one of the staging tables (inside the caller's transaction)."""
+        self._stage()
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with self.conn.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[call-overload]
+            for row in rows:
+                copy.write_row(row)
 
     def close(self) -> None:
         self.conn.close()

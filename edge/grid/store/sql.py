@@ -39,6 +39,18 @@ _REGISTRY_COLUMNS = (
     "ap", "connection", "role", "grid_area", "supplier", "brp", "capacity_kva", "valid_from",
     "valid_to",
 )  # fmt: skip
+# PostgreSQL: a whole batch is copied (COPY, binary) into session-local staging tables, then
+# settled by one statement each; parameter lists of thousands cost more than the work itself
+_PG_LOOKUP = (
+    "SELECT b.gw, b.ap, b.seq, b.sha256, b.prev, b.day FROM block AS b "
+    "JOIN staged_key AS k ON b.gw = k.gw AND b.ap = k.ap AND b.seq = k.seq"
+)
+_PG_INSERT = (
+    "INSERT INTO block (gw, ap, seq, day, kid, cose, sha256, received_utc, kind, prev) "
+    "SELECT gw, ap, seq, day, kid, cose, sha256, received_utc, kind, prev FROM staged_block "
+    "ON CONFLICT (gw, ap, seq) DO NOTHING RETURNING gw, ap, seq"
+)
+_BLOCK_COLUMNS = ("gw", "ap", "seq", "day", "kid", "cose", "sha256", "received_utc", "kind", "prev")
 _LOOKUP_CHUNK = 300  # keys per lookup query (3 parameters each, far below SQLite's limit)
 
 
@@ -92,22 +104,26 @@ class SqlStore:
             ]  # fmt: skip
             if rejected:
                 self.conn.executemany(_REJECT, [_reject_row(r, now) for r in rejected])
-            return [self._with_gap(item, o) for item, o in zip(items, outcomes, strict=True)]
+            return [self._with_gap(item, o, known) for item, o in zip(items, outcomes, strict=True)]
 
     def _lookup(self, candidates: Sequence[Candidate]) -> dict[_Key, _Known]:
         keys = sorted({(c.gw, c.ap, c.seq + d) for c in candidates for d in (-1, 0, 1)})
-        known: dict[_Key, _Known] = {}
-        for start in range(0, len(keys), _LOOKUP_CHUNK):
+        rows: list[tuple[Any, ...]] = []
+        if self.engine == "postgresql" and keys:
+            self.conn.copy_rows("staged_key", ("gw", "ap", "seq"), keys)
+            rows = self.conn.execute(_PG_LOOKUP)
+        for start in range(0, len(keys) if self.engine == "sqlite" else 0, _LOOKUP_CHUNK):
             chunk = keys[start : start + _LOOKUP_CHUNK]
             values = ", ".join(["(?, ?, ?)"] * len(chunk))
-            rows = self.conn.execute(
+            rows += self.conn.execute(
                 f"SELECT gw, ap, seq, sha256, prev, day FROM block "
                 f"WHERE (gw, ap, seq) IN (VALUES {values})",
                 [part for key in chunk for part in key],
             )
-            for gw, ap, seq, sha, prev, day in rows:
-                known[(gw, ap, int(seq))] = (bytes(sha), None if prev is None else bytes(prev), day)
-        return known
+        return {
+            (gw, ap, int(seq)): (bytes(sha), None if prev is None else bytes(prev), day)
+            for gw, ap, seq, sha, prev, day in rows
+        }
 
     def _insert(self, accepted: Sequence[Candidate], now: int) -> set[_Key]:
         """Insert; returns the keys another writer had taken meanwhile (the race's losers)."""
@@ -120,7 +136,8 @@ class SqlStore:
         if self.engine == "sqlite":  # BEGIN IMMEDIATE: nobody else wrote since the lookup
             self.conn.executemany(_INSERT, rows)
             return set()
-        inserted = self.conn.insert_returning(_INSERT + " RETURNING gw, ap, seq", rows)
+        self.conn.copy_rows("staged_block", _BLOCK_COLUMNS, rows)
+        inserted = self.conn.execute(_PG_INSERT)
         won = {(gw, ap, int(seq)) for gw, ap, seq in inserted}
         return {(c.gw, c.ap, c.seq) for c in accepted} - won
 
@@ -135,9 +152,13 @@ class SqlStore:
             return Outcome("duplicate")
         return Outcome("rejected", (f"seq {item.seq} reused, other content",))
 
-    def _with_gap(self, item: Candidate | Rejection, outcome: Outcome) -> Outcome:
+    def _with_gap(
+        self, item: Candidate | Rejection, outcome: Outcome, known: dict[_Key, _Known]
+    ) -> Outcome:
         """A new block whose predecessor is not stored: the missing range before it."""
         if outcome.verdict != "stored" or not isinstance(item, Candidate) or item.seq <= 1:
+            return outcome
+        if (item.gw, item.ap, item.seq - 1) in known:  # the usual case: no query
             return outcome
         ((below,),) = self.conn.execute(
             "SELECT MAX(seq) FROM block WHERE gw = ? AND ap = ? AND seq < ?",

@@ -1,0 +1,135 @@
+"""The grid operator's side, measured in one run on this machine.
+
+(a) End-to-end ingest in blocks/s: a fleet publisher (QoS 1) -> a real mosquitto -> 1 or 2
+    `edge-agent grid collect` processes on one MQTT 5 shared subscription -> the store, for
+    SQLite and for a real PostgreSQL server (default durability: fsync on). Timed from the
+    first publication to the moment the store holds every block. Target: >= 2 000 blocks/s with
+    everything on this machine's cores, and 2 collectors faster than 1.
+(b)(c) The allocation run (grid-allocate's `benchmarks/grid_allocation.py`), when present.
+
+    python3 benchmarks/grid.py [--gateways 2000] [--days 3] [--batch 500]
+
+Exit status 1 when a target of (a) is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from edge.grid.store import open_store  # noqa: E402
+from tests.grid.fleet_blocks import Published, fleet, publish  # noqa: E402
+from tests.support.mosquitto import make_broker  # noqa: E402
+from tests.support.postgres import running_postgres  # noqa: E402
+
+TARGET = 2_000
+
+
+def _collectors(
+    n: int, broker_url: str, store: str, keys: Path, work: Path, batch: int
+) -> list[subprocess.Popen[bytes]]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = []
+    for i in range(n):
+        err = work / f"collector-{i}.err"
+        with err.open("wb") as err_file:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "edge", "grid", "collect", "--broker", broker_url,
+                 "--pubkeys", str(keys), "--store", store, "--share", "bench",
+                 "--client-id", f"bench-{i}", "--batch", str(batch), "-q"],
+                stdout=subprocess.DEVNULL, stderr=err_file, env=env,
+            ))  # fmt: skip
+    deadline = time.monotonic() + 60
+    for i in range(n):
+        while "subscribed to" not in (work / f"collector-{i}.err").read_text():
+            if time.monotonic() > deadline or procs[i].poll() is not None:
+                raise RuntimeError((work / f"collector-{i}.err").read_text())
+            time.sleep(0.05)
+    return procs
+
+
+def ingest_run(
+    blocks: list[Published], keys: Path, store: str, collectors: int, batch: int, work: Path
+) -> float:
+    """One measured run into a fresh store; returns blocks/s."""
+    broker = make_broker(work / f"mqtt-{collectors}-{time.monotonic_ns()}")
+    # mosquitto drops QoS 1 messages beyond 1 000 queued per client by default: lift the bound
+    with broker.config.open("a") as config:
+        config.write("max_queued_messages 0\nmax_inflight_messages 0\n")
+    broker.start()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        procs = _collectors(collectors, broker.url, store, keys, work, batch)
+        with open_store(store) as check:
+            start = time.perf_counter()
+            publish(broker.settings(), blocks)
+            deadline = time.monotonic() + 600
+            while check.count() < len(blocks):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"only {check.count()} of {len(blocks)} blocks stored")
+                time.sleep(0.02)
+            elapsed = time.perf_counter() - start
+        return len(blocks) / elapsed
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(60)
+        broker.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gateways", type=int, default=2000)
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=500)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="p1edge-grid-bench-"))
+    print(f"(a) ingest: fleet publisher -> mosquitto -> collectors -> store "
+          f"({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start)")  # fmt: skip
+    started = time.perf_counter()
+    blocks = fleet(args.gateways, args.days, work / "keys")
+    print(f"    {len(blocks)} signed day blocks of {args.gateways} gateways x {args.days} days "
+          f"(generated in {time.perf_counter() - started:.1f} s)")  # fmt: skip
+    rates: dict[tuple[str, int], float] = {}
+    with running_postgres() as server:
+        for engine in ("sqlite", "postgresql"):
+            for collectors in (1, 2):
+                if engine == "sqlite":
+                    store = f"sqlite:///{work / f'grid-{collectors}.sqlite'}"
+                else:
+                    store = server.new_database()
+                rate = ingest_run(blocks, work / "keys", store, collectors, args.batch, work)
+                rates[(engine, collectors)] = rate
+                print(f"    {engine:<10} {collectors} collector{'s' if collectors > 1 else ' '}"
+                      f"  {rate:>7,.0f} blocks/s".replace(",", " "), flush=True)  # fmt: skip
+    ok = True
+    for engine in ("sqlite", "postgresql"):
+        best = max(rates[(engine, 1)], rates[(engine, 2)])
+        faster = rates[(engine, 2)] > rates[(engine, 1)]
+        ok = ok and best >= TARGET and faster
+        print(f"    {engine}: best {best:,.0f} blocks/s (target >= {TARGET:,}); 2 collectors "
+              f"{'faster' if faster else 'NOT faster'} than 1 "
+              f"(x{rates[(engine, 2)] / rates[(engine, 1)]:.2f})".replace(",", " "))  # fmt: skip
+    print(f"    load average {os.getloadavg()[0]:.1f} at the end")
+    try:
+        allocation = importlib.import_module("benchmarks.grid_allocation")
+    except ModuleNotFoundError:
+        print("(b)(c) allocation: benchmarks/grid_allocation.py is not there yet")
+    else:
+        allocation.run_allocation_benchmark()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
