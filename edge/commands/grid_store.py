@@ -8,7 +8,6 @@ SQLite store and keeps working.
 from __future__ import annotations
 
 import argparse
-import importlib
 import signal
 import socket
 import sys
@@ -23,6 +22,7 @@ from edge.adapters.mqtt_config import BrokerSettings
 from edge.errors import ConfigError, KeyFileError, MqttError
 from edge.grid.collector import Collector
 from edge.grid.ingest import load_gateway_keys
+from edge.grid.registry import RegistryError, parse_registry
 from edge.grid.store import open_store, store_url
 from edge.grid.subscriber import CollectSummary, SessionOptions, collect
 
@@ -202,11 +202,14 @@ def register_registry(tools: _SubParsers) -> None:
         "import",
         help="check a registry CSV and upsert its rows in one transaction",
         description="Check every row first (a bad row: an error with its line number, and "
-        "nothing is imported), then upsert by (ap, valid_from) in one transaction.",
+        "nothing is imported), then, in one transaction, give each allocation point in the "
+        "file exactly its rows from the file (--replace: the whole registry).",
     )
     importer.add_argument("file", type=Path, metavar="FILE.csv", help="the registry CSV")
     importer.add_argument(
-        "--replace", action="store_true", help="the registry becomes exactly this file"
+        "--replace",
+        action="store_true",
+        help="the registry becomes exactly this file (default: the points in it are replaced)",
     )
     importer.set_defaults(func=run_registry_import)
 
@@ -214,10 +217,9 @@ def register_registry(tools: _SubParsers) -> None:
 def run_registry_import(args: argparse.Namespace) -> int:
     """Parse with grid-allocate's parser (edge.grid.registry), then store."""
     try:
-        parse = importlib.import_module("edge.grid.registry").parse_registry
-        rows = parse(args.file)
+        rows = parse_registry(args.file)
         store = open_store(store_url(args.store, args.db))
-    except (ConfigError, ValueError, OSError) as exc:
+    except (ConfigError, RegistryError, OSError) as exc:
         return _fail("registry import", str(exc))
     try:
         count = store.import_registry(rows, replace=args.replace)

@@ -15,6 +15,7 @@ from edge.adapters.mqtt_topics import day_topic
 from edge.blocks.cose import keyring
 from edge.errors import ConfigError
 from edge.grid.ingest import examine
+from edge.grid.registry import RegistryRow
 from edge.grid.store import Candidate, Outcome, RejectedRow, Rejection, open_store, sqlite_path
 from tests.blocks.factory import AP, GW, make_chain
 
@@ -145,32 +146,17 @@ def test_a_lost_insert_race_is_a_duplicate_or_a_conflict(
         assert one.count() == 1
 
 
-@dataclasses.dataclass(frozen=True)
-class _Row:  # the fields of edge.grid.registry.RegistryRow, as the store reads them
-    ap: str
-    connection: str
-    role: str
-    grid_area: str
-    supplier: str
-    brp: str
-    capacity_kva: Decimal
-    valid_from: date
-    valid_to: date | None
-
-
-def test_registry_rows_upsert_and_replace_in_one_transaction(store_url: str) -> None:
-    a = _Row("871687120000000011", "c1", "primary", "GA1", "S1", "B1", Decimal("17.3"),
-             date(2026, 1, 1), None)  # fmt: skip
+def test_registry_rows_replace_per_point_or_whole_in_one_transaction(store_url: str) -> None:
+    a = RegistryRow("871687120000000011", "c1", "primary", "GA1", "S1", "B1", Decimal("17.3"),
+                    date(2026, 1, 1), None)  # fmt: skip
     b = dataclasses.replace(a, ap="871687120000000028", role="secondary")
     with open_store(store_url) as store:
         assert store.import_registry([a, b]) == 2
-        switched = dataclasses.replace(a, supplier="S2")
-        store.import_registry([switched])
-        rows = store.conn.execute("SELECT ap, supplier, capacity_kva, valid_to FROM registry "
-                                  "ORDER BY ap")  # fmt: skip
-        assert rows == [(a.ap, "S2", "17.3", None), (b.ap, "S1", "17.3", None)]
+        assert store.registry_rows() == [a, b]
+        # a supplier switch of point a: its rows become the new file's, b stays
+        until = dataclasses.replace(a, valid_to=date(2026, 3, 15))
+        switched = dataclasses.replace(a, supplier="S2", valid_from=date(2026, 3, 15))
+        store.import_registry([until, switched])
+        assert store.registry_rows() == [until, switched, b]
         store.import_registry([b], replace=True)
-        assert store.conn.execute("SELECT ap FROM registry") == [(b.ap,)]
-        with pytest.raises(TypeError):
-            store.import_registry([dataclasses.replace(a, capacity_kva=1.5)])  # type: ignore[arg-type]
-        assert store.conn.execute("SELECT ap FROM registry") == [(b.ap,)]
+        assert store.registry_rows() == [b]

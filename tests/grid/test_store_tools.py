@@ -3,6 +3,8 @@ input to the collector: counted, stored rejections, never an exception."""
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import cbor2
@@ -12,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edge.adapters.mqtt_topics import day_topic
 from edge.blocks.keys import save_public_key
 from edge.cli import main
+from edge.config.ean import gs1_check_digit
 from edge.errors import KeyFileError
 from edge.grid.collector import Collector
 from edge.grid.ingest import MAX_BLOCK_BYTES, load_gateway_keys
@@ -107,3 +110,34 @@ def test_gateway_keys_are_bound_by_file_name(tmp_path: Path) -> None:
     save_public_key(key, keys / "gw-other.pub")
     with pytest.raises(KeyFileError, match="several gateways"):
         load_gateway_keys(keys)
+
+
+def _ean(body: str) -> str:
+    return body + str(gs1_check_digit(body))
+
+
+HEADER = "ap,connection,role,grid_area,supplier,brp,capacity_kva,valid_from,valid_to\n"
+
+
+def test_registry_import_all_or_nothing(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main_ap, pv = _ean("87168712000000001"), _ean("87168712000000002")
+    c1 = _ean("87168712000000009")
+    good = tmp_path / "registry.csv"
+    good.write_text(HEADER + f"{main_ap},{c1},primary,GA1,S1,B1,17.3,2026-01-01,\n"
+                    f"{pv},{c1},secondary,GA1,S2,B1,5,2026-01-01,2026-04-01\n")  # fmt: skip
+    command = ["grid", "registry", "--store", store_url, "import"]
+    assert main([*command, str(good)]) == 0
+    assert "2 rows imported" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + f"{main_ap},{c1},primary,GA1,S9,B1,17.3,2026-01-01,\n"
+                   f"12345,{c1},secondary,GA1,S2,B1,5,2026-01-01,\n")  # fmt: skip
+    assert main([*command, str(bad)]) == 2
+    assert "bad.csv:3" in capsys.readouterr().err
+    with open_store(store_url) as store:
+        rows = store.registry_rows()
+    assert [(r.ap, r.supplier, r.capacity_kva, r.valid_to) for r in rows] == [
+        (main_ap, "S1", Decimal("17.3"), None),
+        (pv, "S2", Decimal("5"), date(2026, 4, 1)),
+    ]  # nothing of the bad file

@@ -12,13 +12,13 @@ the batch's messages to the broker only after `ingest` returned (= committed).
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from edge.blocks.chain import Link, link_problems
+from edge.grid.registry import RegistryRow
 from edge.grid.store.engines import Connection
 from edge.grid.store.model import Candidate, ChainGap, Outcome, RejectedRow, Rejection
 from edge.grid.store.schema import migrate
@@ -236,33 +236,33 @@ class SqlStore:
 
     # ---- registry ----------------------------------------------------------------------------
 
-    def import_registry(self, rows: Sequence[Any], *, replace: bool = False) -> int:
-        """Upsert registry rows by (ap, valid_from) in one transaction (with `replace`, the
-        registry becomes exactly `rows`); returns the number of rows written."""
+    def import_registry(self, rows: Sequence[RegistryRow], *, replace: bool = False) -> int:
+        """Store checked registry rows in one transaction: each allocation point in `rows` gets
+        exactly its rows from `rows` (its older periods go, so they cannot overlap the checked
+        new ones); with `replace`, the whole registry becomes `rows`. Returns the rows written."""
         values = [
             tuple(_registry_value(getattr(row, c)) for c in _REGISTRY_COLUMNS) for row in rows
         ]
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _REGISTRY_COLUMNS[1:])
         with self.conn.transaction(write=True):
             if replace:
                 self.conn.execute("DELETE FROM registry")
+            else:
+                aps = sorted({row.ap for row in rows})
+                self.conn.executemany("DELETE FROM registry WHERE ap = ?", [(ap,) for ap in aps])
             if values:
                 self.conn.executemany(
                     f"INSERT INTO registry ({', '.join(_REGISTRY_COLUMNS)}) VALUES "
-                    f"({', '.join('?' * len(_REGISTRY_COLUMNS))}) "
-                    f"ON CONFLICT (ap, valid_from) DO UPDATE SET {updates}",
+                    f"({', '.join('?' * len(_REGISTRY_COLUMNS))})",
                     values,
                 )
         return len(values)
 
-    def registry_rows(self) -> list[Any]:
+    def registry_rows(self) -> list[RegistryRow]:
         """The registry as `edge.grid.registry.RegistryRow`s, by ap and valid_from."""
-        # grid-allocate's row type, imported when used: the store does not depend on the parser
-        row_type = importlib.import_module("edge.grid.registry").RegistryRow
         rows = self.conn.execute(
             f"SELECT {', '.join(_REGISTRY_COLUMNS)} FROM registry ORDER BY ap, valid_from"
         )
-        return [_registry_row(row_type, row) for row in rows]
+        return [_registry_row(row) for row in rows]
 
 
 def _decide(item: Candidate, known: dict[_Key, _Known]) -> Outcome:
@@ -309,19 +309,9 @@ def _registry_value(value: Any) -> Any:
     raise TypeError(f"registry value {value!r} of an unexpected type")
 
 
-def _registry_row(row_type: Any, values: tuple[Any, ...]) -> Any:
-    """Back to the row type, by its fields' declared types (dates, Decimal or int)."""
-    converted: dict[str, Any] = {}
-    for field, value in zip(dataclasses.fields(row_type), values, strict=True):
-        kind = str(field.type)
-        if value is None:
-            converted[field.name] = None
-        elif "date" in kind:
-            converted[field.name] = date.fromisoformat(value)
-        elif "Decimal" in kind:
-            converted[field.name] = Decimal(value)
-        elif kind.startswith("int"):
-            converted[field.name] = int(value)
-        else:
-            converted[field.name] = value
-    return row_type(**converted)
+def _registry_row(values: tuple[Any, ...]) -> RegistryRow:
+    ap, connection, role, grid_area, supplier, brp, capacity, valid_from, valid_to = values
+    return RegistryRow(
+        ap, connection, role, grid_area, supplier, brp, Decimal(capacity),
+        date.fromisoformat(valid_from), None if valid_to is None else date.fromisoformat(valid_to),
+    )  # fmt: skip
