@@ -1,3 +1,3 @@
-from firmware_sim.cli import main
+from firmware_sim.entry import main
 
 raise SystemExit(main())

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from edge.blocks import ed25519
+from edge.blocks.cborcompat import strict_loads
 from edge.errors import BlockError, SignatureError
 
 COSE_SIGN1_TAG = 18
@@ -101,7 +102,7 @@ def decode_envelope(cose_bytes: bytes) -> tuple[bytes, Mapping[int, Any], bytes,
         protected, payload, signature = split
         return protected, _decode_protected(protected), payload, signature
     try:
-        message = cbor2.loads(cose_bytes, allow_indefinite=False)
+        message = strict_loads(cose_bytes, allow_duplicate_keys=True)
     except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
         raise BlockError(f"not CBOR: {exc}") from exc
     if type(message) is not cbor2.CBORTag or message.tag != COSE_SIGN1_TAG:
@@ -177,7 +178,7 @@ def _decode_protected(protected: bytes) -> Mapping[int, Any]:
 
 def _check_protected(protected: bytes) -> dict[int, Any]:
     try:
-        header = cbor2.loads(protected, allow_duplicate_keys=False, allow_indefinite=False)
+        header = strict_loads(protected)
     except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
         raise BlockError(f"protected header is not CBOR: {exc}") from exc
     if type(header) is not dict or cbor2.dumps(header, canonical=True) != protected:

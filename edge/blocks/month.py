@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import cbor2
 
+from edge.blocks.cborcompat import CBOR_MAPS, strict_loads
 from edge.blocks.days import utc_text
 from edge.blocks.payload import (
     FIRST_SEQ,
@@ -118,7 +119,7 @@ def encode_month_payload(
 def decode_month_payload(data: bytes) -> dict[str, Any]:
     """Decode a monthly payload and check its outline (exact keys, version)."""
     try:
-        decoded = cbor2.loads(data, allow_duplicate_keys=False, allow_indefinite=False)
+        decoded = strict_loads(data)
     except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
         raise BlockError(f"payload is not valid CBOR: {exc}") from exc
     if type(decoded) is not dict or decoded.keys() != MONTH_KEYS:
@@ -140,7 +141,7 @@ def month_problems(d: Mapping[str, Any]) -> list[str]:
     if d["role"] not in ROLES or d["obis"] not in (list(OBIS), OBIS):
         problems.append("role or obis wrong")
     readings = d["readings"]
-    if type(readings) not in (dict, cbor2.frozendict) or set(readings) != set(REGISTERS):
+    if type(readings) not in CBOR_MAPS or set(readings) != set(REGISTERS):
         return [*problems, "readings must map the four registers"]
     for name in REGISTERS:
         pair = readings[name]

@@ -20,6 +20,7 @@ from typing import Any
 
 import cbor2
 
+from edge.blocks.cborcompat import strict_loads
 from edge.blocks.days import STEP_SECONDS, VALID_INTERVAL_COUNTS, day_layout, utc_text
 from edge.errors import BlockError
 
@@ -166,7 +167,7 @@ def decode_payload(data: bytes) -> dict[str, Any]:
     Content checks (counts, monotonic readings, times) are the verifier's job.
     """
     try:
-        decoded = cbor2.loads(data, allow_duplicate_keys=False, allow_indefinite=False)
+        decoded = strict_loads(data)
     except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
         raise BlockError(f"payload is not valid CBOR: {exc}") from exc
     if type(decoded) is not dict:

@@ -17,6 +17,7 @@ from typing import Any
 import cbor2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from edge.blocks.cborcompat import strict_loads
 from edge.blocks.cose import HEADER_KID, decode_envelope, sign, verify
 from edge.errors import BlockError, SignatureError
 
@@ -104,7 +105,7 @@ def sign_request(request: Request, key: Ed25519PrivateKey) -> bytes:
 def decode_request(payload: bytes) -> Request:
     """Decode a request payload (unverified); raises `BlockError` if malformed."""
     try:
-        body = cbor2.loads(payload, allow_duplicate_keys=False, allow_indefinite=False)
+        body = strict_loads(payload)
     except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
         raise BlockError(f"request payload is not CBOR: {exc}") from exc
     if type(body) is not dict:

@@ -16,8 +16,7 @@ from functools import lru_cache
 from itertools import chain
 from typing import Any
 
-import cbor2
-
+from edge.blocks.cborcompat import CBOR_MAPS
 from edge.blocks.days import STEP_SECONDS, VALID_INTERVAL_COUNTS, day_layout, utc_text
 from edge.blocks.payload import (
     FIRST_SEQ,
@@ -162,7 +161,7 @@ def _check_decreases(
 
 # decoded CBOR arrays are lists, or tuples when decoded read-only; maps dict or frozendict
 _SEQS: tuple[type, ...] = (list, tuple)
-_MAPS: tuple[type, ...] = (dict, cbor2.frozendict)
+_MAPS: tuple[type, ...] = CBOR_MAPS
 _NONE = type(None)
 _STR, _SEQ_TYPES, _INT_OR_NONE = frozenset({str}), frozenset(_SEQS), frozenset({int, _NONE})
 

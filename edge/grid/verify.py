@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import cbor2
 
+from edge.blocks.cborcompat import CBOR_MAPS
 from edge.blocks.chain import Link, block_hash, find_gaps, link_problems
 from edge.blocks.cose import DAY_CONTENT_TYPE, KeyRing, VerifiedMessage, verify
 from edge.blocks.month import MONTH_CONTENT_TYPE, decode_month_payload, month_problems
@@ -148,7 +149,7 @@ def _encoding_problem(payload: Mapping[str, Any], signed: bytes, strict: bool) -
     else:
         readings = payload["readings"]
         deterministic = list(payload) == _KEY_ORDER and (
-            type(readings) not in (dict, cbor2.frozendict) or list(readings) == _REGISTER_ORDER
+            type(readings) not in CBOR_MAPS or list(readings) == _REGISTER_ORDER
         )
     return None if deterministic else "payload is not deterministic CBOR (RFC 8949 §4.2.1)"
 

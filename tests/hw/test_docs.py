@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,33 @@ def test_wiring_cites_the_standard_for_every_electrical_limit() -> None:
         ("RJ11", "v3.0 §4.6"),
     ):
         assert fact in text and section in text, (fact, section)
+
+
+def test_the_install_builds_our_wheel_into_the_venv_and_never_installs_by_name() -> None:
+    guide = (HW / "raspberry-pi.md").read_text()
+    # an unregistered name on PyPI is open to squatting: only our own wheel is installed
+    assert not re.search(r"pip install (--upgrade )?p1edge\b", guide)
+    version = tomllib.loads((HW.parent / "pyproject.toml").read_text())["project"]["version"]
+    wheel = f"dist/p1edge-{version}-py3-none-any.whl"
+    assert "sudo python3 -m venv /opt/p1edge" in guide
+    assert "/opt/p1edge/bin/pip wheel --no-deps -w dist ." in guide
+    assert f"sudo /opt/p1edge/bin/pip install {wheel}" in guide
+    updating = guide[guide.index("## Updating") :]
+    assert "/opt/p1edge/bin/pip install --upgrade dist/p1edge-" in updating
+    assert "--force-reinstall" in updating and "systemctl restart edge-agent" in updating
+    # 32-bit Raspberry Pi OS: where cryptography's cffi comes from
+    assert "piwheels" in guide and "cffi" in guide and "/etc/pip.conf" in guide
+
+
+def test_the_boot_waits_for_ntp_but_not_forever() -> None:
+    guide = (HW / "raspberry-pi.md").read_text()
+    unit = (HW / "edge-agent.service").read_text()
+    dropin = (HW / "time-wait-sync.conf").read_text()
+    settings = dict(re.findall(r"^(\w+)=(.*)$", unit, flags=re.M))
+    assert "time-sync.target" in settings["After"].split()
+    assert "systemd-time-wait-sync.service" in settings["Wants"].split()
+    assert "sudo systemctl enable systemd-time-wait-sync.service" in guide
+    target = "/etc/systemd/system/systemd-time-wait-sync.service.d/p1edge.conf"
+    assert re.search(r"install -D -m 0644 time-wait-sync\.conf \\\n\s+" + re.escape(target), guide)
+    timeout = re.search(r"^\[Service\]\nTimeoutStartSec=(\d+)min$", dropin, flags=re.M)
+    assert timeout is not None and 1 <= int(timeout[1]) <= 15, "a bounded wait, in minutes"
