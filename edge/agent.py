@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
 from edge import status
@@ -35,6 +35,9 @@ from edge.p1 import Telegram
 from edge.registers import Closed, MeterEngine
 from edge.store import connect
 from edge.store.registers import commit_closed, load_checkpoints
+
+if TYPE_CHECKING:
+    from edge.web.server import WebServer
 
 LOG: Final = logging.getLogger("edge.agent")
 TICK_S: Final = 1.0
@@ -76,6 +79,7 @@ class Agent:
         self.status_parts: dict[str, Callable[[], object]] = {}  # extra sections of status.json
         self._status_due = 0.0
         self.stop_event = threading.Event()
+        self._replay = sources is not None  # a replay serves no page
         self._source_urls = sources or self._configured_sources()
         self.sources: dict[str, list[SourceWorker]] = {}
         self._reading: dict[str, int] = {}  # which capture of a point is being read
@@ -146,7 +150,9 @@ class Agent:
         self._start_sources()
         LOG.info("agent %s started with %d sources", self.config.gateway.id, len(self.sources))
         next_tick = 0.0
+        web = None
         try:
+            web = self._start_web()
             while not self.stop_event.is_set():
                 batch = self._next_batch()
                 if batch is not None:
@@ -158,8 +164,18 @@ class Agent:
                     self._tick(final=True)
                     break
         finally:
+            if web is not None:
+                web.stop()
             self._shutdown()
         return self.exit_code
+
+    def _start_web(self) -> WebServer | None:
+        """The customer's page (`[web]`) in a thread of its own; loaded only when configured."""
+        if self.config.web is None or self._replay:
+            return None
+        from edge.web import start_web
+
+        return start_web(self)
 
     def _next_batch(self) -> SourceBatch | None:
         try:

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "config_check",
     "peaks",
     "plot",
+    "web",
 )
 
 

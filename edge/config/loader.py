@@ -19,10 +19,13 @@ from edge.config.model import Clock, Config, GatewayConfig, SigningConfig
 from edge.config.mqtt import parse_grid, parse_local
 from edge.config.points import AllocationPoint, parse_points
 from edge.config.table import REQUIRED, Section, as_table, fail, resolve, suggestion
+from edge.config.web import parse_web
 from edge.errors import ConfigError
 from edge.policy import PointConfig, PolicyConfig, config_from_table
 
-SECTIONS = ("gateway", "connection", "allocation_point", "signing", "grid", "policy", "local")
+SECTIONS = (
+    "gateway", "connection", "allocation_point", "signing", "grid", "policy", "local", "web",
+)  # fmt: skip
 GATEWAY_KEYS = ("id", "timezone", "data_dir", "clock")
 POLICY_KEYS = ("regime", "push_window", "max_backfill_days")
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
@@ -81,6 +84,7 @@ def parse_config(
         policy=_policy(_table(table, "policy") or {}, gateway, points),
         grid=grid,
         local=local,
+        web=None if (web := _table(table, "web")) is None else parse_web(web, base_dir),
         path=path,
     )
     if prepare_dirs:

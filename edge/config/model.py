@@ -10,6 +10,7 @@ from edge.config.capacity import ConnectionConfig
 from edge.config.mqtt import GridConfig, LocalConfig
 from edge.config.points import AllocationPoint, Role
 from edge.config.table import fail
+from edge.config.web import WebConfig
 from edge.policy import PolicyConfig, UnknownAllocationPointError
 
 
@@ -52,6 +53,7 @@ class Config:
     policy: PolicyConfig
     grid: GridConfig | None = None
     local: LocalConfig | None = None
+    web: WebConfig | None = None
     path: Path | None = None
 
     @property
@@ -75,11 +77,12 @@ class Config:
     def key_files(self) -> dict[str, Path]:
         """Every credential or key file that is set, by its configuration key."""
         files = {"signing.key": self.signing.key}
-        sections = {"grid": self.grid, "local": self.local}
+        sections = {"grid": self.grid, "local": self.local, "web": self.web}
         for section, value in sections.items():
             if value is None:
                 continue
-            for name in ("password_file", "ca_file", "client_cert", "client_key", "operator_key"):
+            for name in ("password_file", "ca_file", "client_cert", "client_key", "operator_key",
+                         "cert_file", "key_file"):  # fmt: skip
                 path = getattr(value, name, None)
                 if isinstance(path, Path):
                     files[f"{section}.{name}"] = path
