@@ -2,7 +2,9 @@
 
 Strategy: a read-only view of the store (the agent may be running). JSON is the stable interface
 (a list of objects with exactly the keys of `PeakRow.as_json`); the table is for people and adds
-coverage and a mismatch mark where the meter's own figure disagrees beyond rounding.
+coverage and a mismatch mark where the meter's own figure disagrees beyond rounding. Both say
+which figure each month counts with in the 12-month mean (`counted_w`) and its `source`: "ours"
+over a month our quarter-hours cover whole, else "meter" (its own 1-0:1.6.0 / 0-0:98.1.0).
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="capacity tariff: monthly peaks and the 12-month mean",
         description="Per allocation point and local month: the highest quarter-hour average "
         f"import power (W), the meter's own figure (Belgian 1-0:1.6.0 / 0-0:98.1.0) and the "
-        f"mean of the last 12 monthly peaks, each counted at least {FLOOR_W} W.",
+        f"mean of the last 12 monthly peaks, each counted at least {FLOOR_W} W. A month counts "
+        "with our peak where our quarter-hours cover it whole, else with the meter's own "
+        "(column source).",
     )
     add_config_argument(parser)
     parser.add_argument("--month", type=month_argument, metavar="YYYY-MM", help="only this month")
@@ -70,14 +74,15 @@ def _w(value: int | None) -> str:
 
 def _table(rows: list[PeakRow]) -> str:
     header = ("allocation point", "month", "peak W", "peak start (UTC)", "meter W",
-              "12-month W", "coverage", "")  # fmt: skip
+              "counted W", "source", "12-month W", "coverage", "")  # fmt: skip
     lines = [header]
     for row in rows:
         start = iso_utc(row.peak_start_utc) if row.peak_start_utc is not None else "-"
         lines.append(
             (
                 row.ap, row.month, _w(row.peak_w), start, _w(row.meter_peak_w),
-                _w(row.rolling_12m_w), f"{row.known}/{row.intervals}",
+                _w(row.counted_w), row.source or "-", _w(row.rolling_12m_w),
+                f"{row.known}/{row.intervals}",
                 "MISMATCH" if row.mismatch else "",
             )
         )  # fmt: skip

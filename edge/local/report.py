@@ -2,8 +2,8 @@
 
 Strategy: read the boundaries once per allocation point (the asked months plus the 11 before,
 for the rolling mean), let the pure `edge.registers.capacity` do the arithmetic, and put the
-meter's own figures next to ours. For the rolling mean a month counts with our peak, or with the
-meter's where we have none (the gateway came later than the meter): the best figure known.
+meter's own figures next to ours. For the rolling mean a month counts with the best figure known
+(`month_figure`: ours over a whole month, else the meter's), and each row says which.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from edge.config import Config
 from edge.registers import STEP, day_range, volume
 from edge.registers.capacity import (
     WINDOW_MONTHS,
-    disagrees,
+    FigureSource,
+    month_disagrees,
+    month_figure,
     month_of,
     month_range,
     monthly_peaks,
@@ -43,11 +45,9 @@ class PeakRow:
     rolling_12m_w: int | None
     known: int
     intervals: int
-
-    @property
-    def mismatch(self) -> bool:
-        """Our peak and the meter's differ beyond rounding."""
-        return disagrees(self.peak_w, self.meter_peak_w)
+    counted_w: int | None = None  # the figure the month counts with in the 12-month mean
+    source: FigureSource | None = None  # where `counted_w` came from: "ours" or "meter"
+    mismatch: bool = False  # our peak and the meter's differ beyond rounding
 
     def as_json(self) -> dict[str, object]:
         """The `peaks --format json` object (exactly these keys)."""
@@ -59,6 +59,8 @@ class PeakRow:
             "peak_start_utc": iso_utc(start) if start is not None else None,
             "meter_peak_w": self.meter_peak_w,
             "rolling_12m_w": self.rolling_12m_w,
+            "counted_w": self.counted_w,
+            "source": self.source,
         }
 
 
@@ -104,22 +106,25 @@ def _point_rows(
     start, end = month_range(first, tz)[0], month_range(max(wanted), tz)[1]
     powers = quarter_powers(boundaries(conn, ap, start, end))
     peaks = {p.month: p for p in monthly_peaks(powers, months_between(first, max(wanted)), tz)}
-    best: dict[str, int | None] = {}
-    for month, peak in peaks.items():
-        theirs = meter.get((ap, month))
-        fallback = theirs.peak_w if theirs is not None else None
-        best[month] = peak.peak_w if peak.peak_w is not None else fallback
+    figures = {
+        month: month_figure(peak, _meter_w(meter.get((ap, month)))) for month, peak in peaks.items()
+    }
+    best = {month: figure.peak_w for month, figure in figures.items()}
     rows = []
     for month in wanted:
-        peak, theirs = peaks[month], meter.get((ap, month))
+        peak, theirs = peaks[month], _meter_w(meter.get((ap, month)))
         rows.append(
             PeakRow(
-                ap, month, peak.peak_w, peak.start_utc,
-                theirs.peak_w if theirs is not None else None,
+                ap, month, peak.peak_w, peak.start_utc, theirs,
                 rolling_mean_w(best, month), peak.known, peak.intervals,
+                figures[month].peak_w, figures[month].source, month_disagrees(peak, theirs),
             )
         )  # fmt: skip
     return rows
+
+
+def _meter_w(peak: MeterPeak | None) -> int | None:
+    return peak.peak_w if peak is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,13 @@ The meter's own figures (`1-0:1.6.0`, `0-0:98.1.0`) are in W with the meter's re
 volume is off by less than 1 Wh (< 4 W of power) and the meter floors its average (< 1 W):
 the two agree within `PEAK_TOLERANCE_W`. Belgian meters align their quarter-hours to their own
 clock, and so do we (boundaries come from the meter's timestamps), so clock drift does not move
-one against the other; an interpolated boundary (a telegram missing at the boundary) can, and a
-month the gateway did not see whole can have a lower peak than the meter's: both show as a
-mismatch, which is a flag to look at, never a correction.
+one against the other; an interpolated boundary (a telegram missing at the boundary) can: that
+shows as a mismatch, a flag to look at, never a correction.
+
+A month our quarter-hours do not cover whole (the gateway came mid-month, a gap, the running
+month) can have a lower peak than the meter's, which saw every quarter: there the meter's own
+figure is the better one and is what the month counts with (`month_figure` says which source
+it used); a lower partial peak of ours is then no mismatch, a higher one still is.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from itertools import pairwise
-from typing import Final
+from typing import Final, Literal
 
 from edge.registers.allocation import volume
 from edge.registers.model import Boundary
@@ -152,6 +156,44 @@ def rolling_mean_w(
 def disagrees(ours: int | None, meter: int | None, tolerance: int = PEAK_TOLERANCE_W) -> bool:
     """True when both peaks are known and differ by more than the tolerance."""
     return ours is not None and meter is not None and abs(ours - meter) > tolerance
+
+
+FigureSource = Literal["ours", "meter"]
+
+
+@dataclass(frozen=True, slots=True)
+class MonthFigure:
+    """The peak a month counts with in the 12-month mean, and where it came from."""
+
+    peak_w: int | None
+    source: FigureSource | None
+
+
+def covers_month(peak: MonthlyPeak) -> bool:
+    """True when every quarter-hour of the month has a known volume of ours."""
+    return peak.known == peak.intervals
+
+
+def month_figure(ours: MonthlyPeak, meter_w: int | None) -> MonthFigure:
+    """Ours where our quarter-hours cover the whole month; else the meter's own figure (it saw
+    every quarter); else our partial peak, the best known (its coverage says how partial)."""
+    if ours.peak_w is not None and covers_month(ours):
+        return MonthFigure(ours.peak_w, "ours")
+    if meter_w is not None:
+        return MonthFigure(meter_w, "meter")
+    if ours.peak_w is not None:
+        return MonthFigure(ours.peak_w, "ours")
+    return MonthFigure(None, None)
+
+
+def month_disagrees(ours: MonthlyPeak, meter_w: int | None) -> bool:
+    """The meter cross-check of a month: over a whole month both must agree; over part of it
+    ours may be lower (a quarter we did not see), never higher than the meter's."""
+    if covers_month(ours):
+        return disagrees(ours.peak_w, meter_w)
+    return (
+        ours.peak_w is not None and meter_w is not None and ours.peak_w > meter_w + PEAK_TOLERANCE_W
+    )
 
 
 def history_month(reset_utc: int | None, peak_utc: int | None, tz: tzinfo) -> str | None:

@@ -11,9 +11,13 @@ import pytest
 from edge.registers import STEP, Boundary
 from edge.registers.capacity import (
     PEAK_TOLERANCE_W,
+    MonthFigure,
+    MonthlyPeak,
     MonthPeakTracker,
     disagrees,
     history_month,
+    month_disagrees,
+    month_figure,
     month_of,
     month_range,
     monthly_peaks,
@@ -146,3 +150,39 @@ def test_tracker_follows_the_running_month_and_restarts_in_a_new_one() -> None:
     seeded.seed(monthly_peaks(quarter_powers(b[:4]), ["2026-03"], BRUSSELS)[0], b[3])
     seeded.observe(b[4])  # 00:00 of April: a new month starts from nothing
     assert (seeded.month, seeded.peak_w) == ("2026-04", 1200)
+
+
+def _peak(peak_w: int | None, known: int, intervals: int = 2976) -> MonthlyPeak:
+    return MonthlyPeak("2026-03", peak_w, None if peak_w is None else 0, known, intervals)
+
+
+@pytest.mark.parametrize(
+    ("ours", "meter", "figure", "mismatch"),
+    [
+        (_peak(4000, 2976), 4002, MonthFigure(4000, "ours"), False),  # whole month: ours
+        (_peak(4000, 2976), 4317, MonthFigure(4000, "ours"), True),  # whole month, disagreeing
+        (_peak(3980, 1100), 4317, MonthFigure(4317, "meter"), False),  # part: the meter saw all
+        (_peak(4400, 1100), 4317, MonthFigure(4317, "meter"), True),  # part, yet above: wrong
+        (_peak(3980, 2975), 4317, MonthFigure(4317, "meter"), False),  # one quarter missing
+        (_peak(3980, 1100), None, MonthFigure(3980, "ours"), False),  # no meter figure
+        (_peak(None, 0), 3003, MonthFigure(3003, "meter"), False),  # before the gateway came
+        (_peak(None, 0), None, MonthFigure(None, None), False),
+    ],
+)
+def test_a_month_counts_with_the_better_figure_and_says_which(
+    ours: MonthlyPeak, meter: int | None, figure: MonthFigure, mismatch: bool
+) -> None:
+    assert month_figure(ours, meter) == figure
+    assert month_disagrees(ours, meter) is mismatch
+
+
+def test_the_issues_numbers_partial_march_counts_with_the_meters_4317() -> None:
+    """Issue 11 item 8: February 3 003 W (meter), March ours 3 980 W over part of the month and
+    the meter's 4 317 W: the mean is 3 660 W (it was 3 492 W with our partial figure)."""
+    figures = {
+        "2026-02": month_figure(_peak(None, 0, 2688), 3003),
+        "2026-03": month_figure(_peak(3980, 1148, 2972), 4317),
+    }
+    assert figures["2026-03"] == MonthFigure(4317, "meter")
+    mean = rolling_mean_w({m: f.peak_w for m, f in figures.items()}, "2026-03")
+    assert mean == 3660
