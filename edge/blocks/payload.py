@@ -87,7 +87,10 @@ class DayReadings:
         if len(self.flags) != n:
             raise BlockError(f"{len(self.flags)} flag entries for {n} intervals")
         object.__setattr__(self, "readings", _checked_readings(self.readings, n))
-        object.__setattr__(self, "flags", tuple(_checked_flags(f) for f in self.flags))
+        flags = tuple(self.flags)
+        if flags.count(()) != n:  # most days carry no flag at all: nothing to check then
+            flags = tuple(_checked_flags(f) for f in flags)
+        object.__setattr__(self, "flags", flags)
         object.__setattr__(self, "status", tuple(self.status))
 
     @property
