@@ -58,10 +58,36 @@ def _collectors(
     return procs
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process (and its reaped children), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 def ingest_run(
-    blocks: list[Published], keys: Path, store: str, collectors: int, batch: int, work: Path
-) -> float:
-    """One measured run into a fresh store; returns blocks/s."""
+    blocks: list[Published],
+    keys: Path,
+    store: str,
+    collectors: int,
+    batch: int,
+    work: Path,
+    server_pid: int | None = None,
+) -> tuple[float, dict[str, float]]:
+    """One measured run into a fresh store; returns blocks/s and CPU µs per block by part."""
     broker = make_broker(work / f"mqtt-{collectors}-{time.monotonic_ns()}")
     # mosquitto drops QoS 1 messages beyond 1 000 queued per client by default: lift the bound
     with broker.config.open("a") as config:
@@ -70,16 +96,34 @@ def ingest_run(
     procs: list[subprocess.Popen[bytes]] = []
     try:
         procs = _collectors(collectors, broker.url, store, keys, work, batch)
+        server = [server_pid, *_children(server_pid)] if server_pid else []
+        before = {p: _cpu_seconds(p) for p in [broker.process.pid, *server] if broker.process}
+        before.update({p.pid: _cpu_seconds(p.pid) for p in procs})
         with open_store(store) as check:
             start = time.perf_counter()
+            own = time.process_time()
             publish(broker.settings(), blocks)
+            own = time.process_time() - own
             deadline = time.monotonic() + 600
             while check.count() < len(blocks):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"only {check.count()} of {len(blocks)} blocks stored")
                 time.sleep(0.02)
             elapsed = time.perf_counter() - start
-        return len(blocks) / elapsed
+        assert broker.process is not None
+
+        def used(pids: list[int]) -> float:
+            spent = sum(_cpu_seconds(p) - before.get(p, 0.0) for p in pids)
+            return spent / len(blocks) * 1e6
+
+        cpu = {
+            "publisher": own / len(blocks) * 1e6,
+            "mosquitto": used([broker.process.pid]),
+            "collectors": used([p.pid for p in procs]),
+        }
+        if server_pid:
+            cpu["postgres"] = used([server_pid, *_children(server_pid)])
+        return len(blocks) / elapsed, cpu
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -109,10 +153,15 @@ def main() -> int:
                     store = f"sqlite:///{work / f'grid-{collectors}.sqlite'}"
                 else:
                     store = server.new_database()
-                rate = ingest_run(blocks, work / "keys", store, collectors, args.batch, work)
+                pid = server.process.pid if engine == "postgresql" and server.process else None
+                rate, cpu = ingest_run(
+                    blocks, work / "keys", store, collectors, args.batch, work, pid
+                )
                 rates[(engine, collectors)] = rate
+                parts = ", ".join(f"{name} {us:.0f}" for name, us in cpu.items())
                 print(f"    {engine:<10} {collectors} collector{'s' if collectors > 1 else ' '}"
-                      f"  {rate:>7,.0f} blocks/s".replace(",", " "), flush=True)  # fmt: skip
+                      f"  {rate:>7,.0f} blocks/s".replace(",", " ")
+                      + f"   CPU µs/block: {parts}", flush=True)  # fmt: skip
     ok = True
     for engine in ("sqlite", "postgresql"):
         best = max(rates[(engine, 1)], rates[(engine, 2)])

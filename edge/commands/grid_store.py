@@ -24,7 +24,7 @@ from edge.grid.collector import Collector
 from edge.grid.ingest import load_gateway_keys
 from edge.grid.registry import RegistryError, parse_registry
 from edge.grid.store import open_store, store_url
-from edge.grid.subscriber import CollectSummary, SessionOptions, collect
+from edge.grid.subscriber import CollectSummary, SessionOptions, StoreFailure, collect
 
 if TYPE_CHECKING:  # argparse's class is generic only to type checkers
     _SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -134,14 +134,20 @@ def run_collect(args: argparse.Namespace, settings: BrokerSettings) -> int:
             )  # fmt: skip
     except MqttError as exc:
         return _fail("collect", str(exc))
+    except StoreFailure as exc:  # unacknowledged blocks stay with the broker: start again
+        print(f"edge-agent grid collect: {exc}; nothing uncommitted was acknowledged",
+              file=sys.stderr)  # fmt: skip
+        return 3
     finally:
-        gaps = collector.gaps()
-        total = collector.count()
+        try:
+            state = f"{len(collector.gaps())} gaps; {summary.reconnects} reconnects; "
+            state += f"{collector.count()} blocks in the store"
+        except Exception as exc:  # the store may be what failed: the summary still prints
+            state = f"store unreadable ({exc})"
         collector.close()
     print(
         f"collected: {summary.stored} stored, {summary.duplicates} duplicates, "
-        f"{summary.rejected} rejected, {len(gaps)} gaps; {summary.reconnects} reconnects; "
-        f"{total} blocks in the store",
+        f"{summary.rejected} rejected, {state}",
         flush=True,
     )
     return 1 if args.until is not None and summary.stored < args.until else 0

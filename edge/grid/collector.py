@@ -18,7 +18,7 @@ from pathlib import Path
 from edge.adapters.mqtt_topics import DEFAULT_PREFIX
 from edge.blocks.cose import KeyRing
 from edge.grid.ingest import GatewayKeys, examine
-from edge.grid.store import Candidate, Store, Verdict, open_store
+from edge.grid.store import Candidate, Rejection, Store, Verdict, open_store
 from edge.grid.verify import Gap
 
 
@@ -74,9 +74,16 @@ class Collector:
 
     def handle_batch(self, messages: Sequence[tuple[str, bytes]], *, now: int) -> list[Collected]:
         """Check and settle (topic, payload) pairs in one transaction; committed on return."""
-        items = [
+        return self.settle(self.examine(messages), now=now)
+
+    def examine(self, messages: Sequence[tuple[str, bytes]]) -> list[Candidate | Rejection]:
+        """The checks of each message on its own (no store access: any thread)."""
+        return [
             examine(topic, payload, self.keys, prefix=self.prefix) for topic, payload in messages
         ]
+
+    def settle(self, items: Sequence[Candidate | Rejection], *, now: int) -> list[Collected]:
+        """Settle examined messages in the store in one transaction; committed on return."""
         outcomes = self.store.ingest(items, now=now)
         results: list[Collected] = []
         for item, outcome in zip(items, outcomes, strict=True):

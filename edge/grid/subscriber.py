@@ -30,8 +30,9 @@ from edge.adapters.mqtt_blocking import close_client
 from edge.adapters.mqtt_config import BrokerSettings, tls_context
 from edge.adapters.mqtt_status import reason_text
 from edge.adapters.mqtt_topics import day_filter, month_filter
-from edge.errors import ConfigError, MqttError
+from edge.errors import ConfigError, EdgeError, MqttError
 from edge.grid.collector import Collector, gap_line
+from edge.grid.store import Candidate, Rejection
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +210,7 @@ def collect(
     filters = subscription_filters(collector.prefix, options.share)
     inbox: queue.Queue[_Received] = queue.Queue()
     summary = CollectSummary()
+    committer = _Committer(collector, summary, out, quiet, clock)
     link: _Link | None = None
     backoff = settings.reconnect_min
     try:
@@ -223,7 +225,7 @@ def collect(
                     backoff = min(backoff * 2, settings.reconnect_max)
                     continue
                 backoff = settings.reconnect_min
-            _settle(collector, _next_batch(inbox, options), link, summary, out, quiet, clock)
+            committer.submit(collector, _next_batch(inbox, options))
             if until is not None and summary.stored >= until:
                 summary.stop_reason = "until"
                 break
@@ -231,12 +233,88 @@ def collect(
             summary.stop_reason = "stopped"
             # what has arrived is committed and acknowledged before leaving
             while not inbox.empty():
-                _settle(collector, _next_batch(inbox, options, wait=0), link, summary, out,
-                        quiet, clock)  # fmt: skip
+                committer.submit(collector, _next_batch(inbox, options, wait=0))
+        committer.finish()
     finally:
+        committer.finish(raise_error=False)
         if link is not None:
             link.close()
     return summary
+
+
+class StoreFailure(EdgeError):
+    """The store failed while committing; nothing of that batch was acknowledged."""
+
+
+class _Committer:
+    """Commits checked batches on its own thread while the caller checks the next one.
+
+    The signature checks are CPU work and the commit mostly waits (for the disk, for the
+    PostgreSQL server): overlapping them is most of a second collector's gain, in one process.
+    At most two batches wait (the broker holds the rest: nothing is acknowledged before).
+    """
+
+    def __init__(
+        self,
+        collector: Collector,
+        summary: CollectSummary,
+        out: Callable[[str], None],
+        quiet: bool,
+        clock: Callable[[], float],
+    ) -> None:
+        self.collector, self.summary, self.out, self.quiet, self.clock = (
+            collector, summary, out, quiet, clock
+        )  # fmt: skip
+        self.jobs: queue.Queue[tuple[list[_Received], list[Candidate | Rejection]] | None] = (
+            queue.Queue(maxsize=2)
+        )
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="grid-commit", daemon=True)
+        self.thread.start()
+
+    def submit(self, collector: Collector, batch: list[_Received]) -> None:
+        self._raise()
+        if batch:
+            self.jobs.put((batch, collector.examine([(m.topic, m.payload) for m in batch])))
+
+    def finish(self, *, raise_error: bool = True) -> None:
+        if self.thread.is_alive():
+            self.jobs.put(None)
+            self.thread.join()
+        if raise_error:
+            self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise StoreFailure(f"the store failed: {self.error}") from self.error
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            try:
+                self._settle(*job)
+            except Exception as exc:  # a store failure must reach the caller, not end a thread
+                self.error = exc
+                while self.jobs.get() is not None:  # let the caller's put()s through
+                    pass
+                return
+
+    def _settle(self, batch: list[_Received], items: list[Candidate | Rejection]) -> None:
+        results = self.collector.settle(items, now=int(self.clock()))
+        # committed: only now may the broker forget them
+        for message in batch:
+            if not message.link.ack(message.mid, message.qos):
+                self.summary.unacked += 1  # the broker sends it again: a duplicate then
+        for result in results:
+            if result.verdict == "stored":
+                self.summary.stored += 1
+            elif result.verdict == "duplicate":
+                self.summary.duplicates += 1
+            else:
+                self.summary.rejected += 1
+            if not self.quiet or result.verdict == "rejected":
+                self.out(result.line())
+            for gap in result.gaps:
+                self.out(gap_line(gap))
 
 
 def _reconnect(
@@ -286,32 +364,3 @@ def _next_batch(
             except queue.Empty:
                 break
     return batch
-
-
-def _settle(
-    collector: Collector,
-    batch: list[_Received],
-    current: _Link | None,
-    summary: CollectSummary,
-    out: Callable[[str], None],
-    quiet: bool,
-    clock: Callable[[], float],
-) -> None:
-    if not batch:
-        return
-    results = collector.handle_batch([(m.topic, m.payload) for m in batch], now=int(clock()))
-    # committed: only now may the broker forget them
-    for message in batch:
-        if message.link is not current or not message.link.ack(message.mid, message.qos):
-            summary.unacked += 1  # the broker sends it again: a duplicate then
-    for result in results:
-        if result.verdict == "stored":
-            summary.stored += 1
-        elif result.verdict == "duplicate":
-            summary.duplicates += 1
-        else:
-            summary.rejected += 1
-        if not quiet or result.verdict == "rejected":
-            out(result.line())
-        for gap in result.gaps:
-            out(gap_line(gap))
