@@ -122,7 +122,7 @@ class Ingestor:
             return []
         gate = self.gates[ap]
         if gate.fast(t, received):
-            return self._feed_accepted(ap, t, (telegram, registers), received)
+            return self._feed_engine(ap, t, telegram, registers, received)
         offset = letter_offset(telegram) if stamp is not None else None
         judged = gate.judge(
             t, (telegram, registers), received=received, offset_s=offset, tz=telegram.local_tz
@@ -152,14 +152,20 @@ class Ingestor:
         return closed
 
     def _feed_accepted(self, ap: str, t: int, item: _Item, received: int | None) -> list[Closed]:
-        telegram, registers = item
-        counters = self.counters[ap]
-        engine = self.engines[ap]
-        if isinstance(telegram, MBusDevice):  # a slave meter's own capture
+        reading, registers = item
+        if isinstance(reading, MBusDevice):  # a slave meter's own capture
+            counters = self.counters[ap]
             counters.readings += 1
             counters.last_meter_time = t
-            counters.meter = telegram.equipment_id
-            return engine.feed(t, registers, meter=telegram.equipment_id)
+            counters.meter = reading.equipment_id
+            return self.engines[ap].feed(t, registers, meter=reading.equipment_id)
+        return self._feed_engine(ap, t, reading, registers, received)
+
+    def _feed_engine(
+        self, ap: str, t: int, telegram: Telegram, registers: Registers4, received: int | None
+    ) -> list[Closed]:
+        counters = self.counters[ap]
+        engine = self.engines[ap]
         if engine.interval_s == 0:  # dialect "auto": known from the first telegram
             engine.interval_s = interval_for("auto", telegram)
         power_failures = telegram.power_failure_count if engine.gap_before(t) else None

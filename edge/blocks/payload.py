@@ -33,6 +33,7 @@ ROLES = frozenset({"primary", "secondary"})
 STATUSES = frozenset({"measured", "interpolated", "missing"})
 KNOWN_FLAGS = frozenset(
     {"capacity_exceeded", "register_decreased", "meter_changed", "clock_skew", "power_failure"}
+    | {"secondary_exceeds_primary"}  # R7 (SPEC §4), in the blocks of the points it concerns
 )
 TIME_SYNC_SOURCES = frozenset({"ntp", "meter", "none"})
 PAYLOAD_KEYS = frozenset(

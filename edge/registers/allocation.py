@@ -4,8 +4,8 @@ Per interval, with net = import - export (signed Wh): the primary allocation poi
 main meter's net minus the secondary meters' nets; offtake = max(0, net), injection =
 max(0, -net). Computed only where every meter involved has a volume (measured or interpolated
 boundaries, same series); otherwise the primary point's interval is missing. R7 flags an interval
-in which the secondaries account for more energy than can have passed the main meter, beyond
-the meters' accuracy.
+in which the secondaries drew more energy than can have reached them through the main meter
+(or from production behind it), beyond the meters' accuracy.
 """
 
 from __future__ import annotations
@@ -60,17 +60,43 @@ def allocate_primary(main: Volume | None, secondaries: Sequence[Volume | None]) 
     return split(main.net - sum(v.net for v in secondaries if v is not None))
 
 
-def secondaries_exceed_primary(main: Volume, secondaries: Sequence[Volume]) -> bool:
-    """R7: the secondaries together took more net energy than passed the main meter.
+def secondaries_exceed_primary(
+    main: Volume, secondaries: Sequence[Volume], *, own_generation: bool = False
+) -> bool:
+    """R7: the secondaries drew more energy than can have reached them through the main meter.
 
-    The main meter sees the house plus every secondary: main net = house net + sum of the
-    secondaries' nets, and a house without its own generation has a net >= 0. So the
-    secondaries' net sum may exceed the main meter's net only by the meters' inaccuracy
-    (a PV secondary's export consumed in the house is fine: it lowers that sum).
+    Per direction: what the secondaries imported came in through the main meter's import or
+    was produced behind it — by a secondary (its export) or by the house's own generation,
+    which the main meter sees only as its export. So the rule fires only where there are
+    secondaries and no own generation can be behind the meter: not when `own_generation` is
+    known (the main meter's export register shows more than the secondaries ever exported) and
+    not in a quarter in which the main meter exported more than the secondaries did. What the
+    secondaries exported may always have been consumed in the house: that direction can never
+    be impossible. The margin is the meters' accuracy (class B: 1 % of every flow compared)
+    plus 1 Wh of resolution per volume.
     """
-    sec_net = sum(v.net for v in secondaries)
-    flows = [main.imported, main.exported]
-    flows += [max(v.imported, v.exported) for v in secondaries]
-    largest = max(flows)
-    tolerance = largest * ACCURACY[0] // ACCURACY[1] + 1 + len(secondaries)
-    return sec_net > main.net + tolerance
+    if not secondaries or own_generation:
+        return False
+    produced = sum(v.exported for v in secondaries)
+    if main.exported > produced + _margin(main.exported + produced, 1 + len(secondaries)):
+        return False  # unmetered production behind the main meter: its size is unknown
+    drawn = sum(v.imported for v in secondaries)
+    available = main.imported + produced
+    return drawn > available + _margin(drawn + available, 1 + 2 * len(secondaries))
+
+
+def _margin(flows: int, volumes: int) -> int:
+    return flows * ACCURACY[0] // ACCURACY[1] + volumes
+
+
+GENERATION_MARGIN_WH: Final = 1_000  # registers this far apart are no rounding: generation
+
+
+def has_own_generation(main_export_wh: int, secondaries_export_wh: Sequence[int]) -> bool:
+    """The main meter has exported more than every secondary together: the house produces
+    energy that no secondary meters (its own PV), so R7 cannot judge its secondaries' imports.
+    Registers are totals since each meter was installed, so this errs towards "generation"
+    (R7 silent) when a secondary is younger than the main meter; a house whose metered PV
+    out-produces its unmetered generation is caught per quarter instead (its main meter's
+    export beyond the secondaries')."""
+    return main_export_wh > sum(secondaries_export_wh) + GENERATION_MARGIN_WH

@@ -2,27 +2,40 @@
 
 Every boundary of the day appears: a boundary the store does not have (never settled, or before
 the gateway was installed) is a missing reading, and an interval without a stored row is
-missing. Nothing is filled in: the block says what was measured, interpolated or missing.
+missing. Nothing is filled in: the block says what was measured, interpolated or missing. An
+interval whose registers decreased is `missing` with its flag (no volume to trust), and R7's
+`secondary_exceeds_primary` travels in the blocks of the points it concerns.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from edge.blocks.month import MonthReadings, month_span
 from edge.blocks.payload import REGISTERS, DayReadings
+from edge.export import r7_flags
 from edge.registers import MISSING, STEP, day_range
+from edge.registers.model import REGISTER_DECREASED, SECONDARY_EXCEEDS_PRIMARY, sort_flags
 from edge.store.registers import boundaries, intervals
 
 UNKNOWN_METER = "unknown"
 
 
 def day_readings(
-    conn: sqlite3.Connection, *, gw: str, ap: str, role: str, day: date, tz: str
+    conn: sqlite3.Connection,
+    *,
+    gw: str,
+    ap: str,
+    role: str,
+    day: date,
+    tz: str,
+    points: Sequence[tuple[str, str]] = (),
 ) -> DayReadings:
-    """The day block content of `ap` for the local `day`."""
+    """The day block content of `ap` for the local `day`. `points`: (ean, role) of every
+    allocation point of the connection, for R7 (`secondary_exceeds_primary`) in the flags."""
     start, end = day_range(day, ZoneInfo(tz))
     n = (end - start) // STEP
     stored = {b.utc: b for b in boundaries(conn, ap, start, end)}
@@ -36,11 +49,21 @@ def day_readings(
         if boundary is not None and boundary.meter:
             meter = boundary.meter  # the meter at the end of the day (after a replacement)
     closed = {i.start: i for i in intervals(conn, ap, start, end)}
-    status, flags = [], []
+    primary = [ean for ean, r in points if r == "primary"]
+    secondaries = [ean for ean, r in points if r == "secondary"]
+    r7 = r7_flags(conn, primary[0], secondaries, start, end) if primary else {}
+    status: list[str] = []
+    flags: list[tuple[str, ...]] = []
     for k in range(n):
         interval = closed.get(start + k * STEP)
-        status.append(interval.status if interval is not None else MISSING)
-        flags.append(tuple(interval.flags) if interval is not None else ())
+        found = set(interval.flags) if interval is not None else set()
+        if ap in r7.get(start + k * STEP, ()):
+            found.add(SECONDARY_EXCEEDS_PRIMARY)
+        # a decrease leaves no trustworthy volume (R1): never `measured`, whatever was stored
+        status.append(
+            MISSING if interval is None or REGISTER_DECREASED in found else interval.status
+        )
+        flags.append(sort_flags(found))
     return DayReadings(
         gw=gw,
         ap=ap,

@@ -224,8 +224,9 @@ class ReleaseService:
     ) -> tuple[bytes, str]:
         gateway = self.config.gateway
         readings = day_readings(
-            self.conn, gw=gateway.id, ap=ap, role=role, day=day, tz=gateway.timezone
-        )
+            self.conn, gw=gateway.id, ap=ap, role=role, day=day, tz=gateway.timezone,
+            points=[(p.ean, str(p.role)) for p in self.config.points],
+        )  # fmt: skip
         day_end = readings.start + timedelta(seconds=900 * readings.n)
         payload = encode_payload(
             readings, seq=seq, prev=prev, created=max(now, day_end), time_sync=self._time_sync()

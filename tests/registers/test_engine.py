@@ -11,7 +11,9 @@ from edge.registers import (
     MISSING,
     Closed,
     MeterEngine,
+    Volume,
     allocate_primary,
+    has_own_generation,
     intervals_in_day,
     secondaries_exceed_primary,
     volume,
@@ -187,3 +189,65 @@ def test_first_reading_after_a_boundary_leaves_that_boundary_explicitly_missing(
     ]
     interval = closed[1].interval
     assert interval is not None and interval.status == MISSING
+
+
+def test_a_first_reading_within_the_meters_interval_measures_the_boundary() -> None:
+    # issue 11 item 3: `--dialect dsmr4 --start 2026-03-28T00:00:03+01:00`, 10 s telegrams
+    engine = MeterEngine("ap", interval_s=10)
+    closed = run(engine, [(B0 + 3, 100), (B0 + 13, 101)])
+    assert [(c.boundary.utc, c.boundary.status, c.boundary.registers) for c in closed] == [
+        (B0, MEASURED, regs(100))
+    ]
+    late = MeterEngine("ap", interval_s=10)
+    assert run(late, [(B0 + 10, 100)])[0].boundary.status == MISSING  # not within 10 s
+
+
+def test_a_young_meter_restarting_near_zero_starts_a_new_series() -> None:
+    # issue 11 item 5: 630 Wh -> 7 Wh is a restart, not a decrease of -623 Wh
+    engine = MeterEngine("ap", interval_s=1)
+    closed = []
+    for t, wh in [(B0, 630), (B0 + 450, 631), (B0 + 451, 7), (B0 + 900, 8), (B0 + 1800, 9)]:
+        closed += engine.feed(t, (wh, 0, 0, 0), meter="M1")
+    series = [c.boundary.series for c in closed]
+    assert series == [0, 1, 1]
+    flags = [c.interval.flags for c in closed if c.interval is not None]
+    assert flags == [("meter_changed",), ()]  # no register_decreased, no volume across
+    big = MeterEngine("ap", interval_s=1)  # a real decrease of a big register stays R1
+    out = []
+    for t, wh in [(B0, 5_000_000), (B0 + 450, 4_999_000), (B0 + 900, 4_999_100)]:
+        out += big.feed(t, (wh, 0, 0, 0), meter="M1")
+    assert [c.boundary.series for c in out] == [0, 0]
+
+
+def test_an_interval_whose_registers_decreased_has_no_volume_to_trust() -> None:
+    # issue 11 item 6: -250 Wh of import is not 250 Wh of injection
+    engine = MeterEngine("ap", interval_s=1)
+    closed = []
+    for t, wh in [(B0, 10_000_000), (B0 + 450, 9_999_750), (B0 + 900, 9_999_750)]:
+        closed += engine.feed(t, (wh, 0, 0, 0), meter="M1")
+    interval = closed[1].interval
+    assert interval is not None
+    assert interval.status == MISSING and interval.flags == ("register_decreased",)
+
+
+def test_r7_cannot_fire_without_secondaries_or_for_own_generation() -> None:
+    main_exporting = Volume(imported=0, exported=800)  # a PV house at noon
+    assert not secondaries_exceed_primary(main_exporting, [])
+    ev = Volume(imported=2500, exported=0)
+    house = Volume(imported=1900, exported=0)  # EV charging, 700 Wh of it from the roof
+    assert not secondaries_exceed_primary(house, [ev], own_generation=True)
+    # exporting while the EV charges: production behind the meter of unknown size
+    assert not secondaries_exceed_primary(Volume(0, 300), [ev])
+    pv = Volume(imported=2, exported=1500)  # a metered PV secondary feeds the charger
+    assert not secondaries_exceed_primary(Volume(1000, 0), [ev, pv])
+    # an EV drawing more than came in and than anything metered produced behind: impossible
+    assert secondaries_exceed_primary(Volume(75, 0), [ev])
+    # within the meters' accuracy (1 % of the flows + 1 Wh per volume) it is no evidence
+    assert not secondaries_exceed_primary(Volume(2470, 0), [ev])
+    assert secondaries_exceed_primary(Volume(2440, 0), [ev])
+
+
+def test_own_generation_is_the_main_meter_exporting_more_than_the_secondaries() -> None:
+    assert has_own_generation(5_000_000, [0])
+    assert not has_own_generation(1_200_000, [1_500_000])  # all of it from the metered PV
+    assert not has_own_generation(300, [])  # a few Wh of export are no PV
