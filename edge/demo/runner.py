@@ -62,7 +62,7 @@ class Demo:
         keys.mkdir(parents=True, mode=0o700)
         gateway, operator = generate_key(), generate_key()
         save_private_key(gateway, keys / "gateway.key")
-        save_public_key(gateway, self.folder / "pubkeys" / "gateway.pub")
+        save_public_key(gateway, self.folder / "pubkeys" / f"{GW}.pub")  # bound by name
         save_private_key(operator, keys / "operator.key")
         save_public_key(operator, keys / "operator.pub")
         scenario = self.folder / "scenario.toml"
