@@ -48,6 +48,7 @@ class PointCounters:
 
     readings: int = 0
     untimed: int = 0  # telegrams without a usable timestamp (cannot be placed in time)
+    unusable: int = 0  # telegrams without import registers (nothing to feed)
     rejected_time: int = 0  # telegrams whose meter time the gate found implausible (SPEC §4)
     last_meter_time: int | None = None
     meter: str | None = None
@@ -76,6 +77,7 @@ class Ingestor:
         self.gates: dict[str, TimeGate[_Item]] = {
             ap: TimeGate(accepted=engine.last_reading_time) for ap, engine in self.engines.items()
         }
+        self._placed: dict[str, list[int]] = {}  # source -> [next time, step] for timeless ones
         self._judged: dict[str, int] = {}  # telegrams off the fast path, per point (for the log)
         self.latest = 0  # newest meter time seen on any source (the "meter clock")
 
@@ -85,10 +87,14 @@ class Ingestor:
         """Feed a batch of one source's telegrams; `received` is the gateway clock, if trusted."""
         closed: list[Closed] = []
         feeds = self._by_source.get(source, ())
+        placed = self._placed.get(source)
         for telegram in telegrams:
+            when = received
+            if placed is not None and telegram.timestamp is None:
+                when, placed[0] = placed[0], placed[0] + placed[1]
             for point in feeds:
                 if point.mbus_channel is None:
-                    closed += self._feed_meter(point.ap, telegram, received)
+                    closed += self._feed_meter(point.ap, telegram, when)
                 else:
                     closed += self._feed_mbus(point.ap, point.mbus_channel, telegram)
         return closed
@@ -101,6 +107,12 @@ class Ingestor:
                 closed += engine.advance(now)
         return closed
 
+    def place_untimed(self, source: str, start: int, interval_s: int) -> None:
+        """Give a capture's telegrams that carry no time (DSMR 2.2/3) the capture's pacing:
+        the first at `start`, each next one `interval_s` later (asked for by the user: a
+        replay has no gateway clock to stamp them)."""
+        self._placed[source] = [start, interval_s]
+
     def source_ended(self, source: str) -> list[Closed]:
         """A source (a capture) has no more telegrams: settle what its gates still hold."""
         closed: list[Closed] = []
@@ -111,13 +123,14 @@ class Ingestor:
     def _feed_meter(self, ap: str, telegram: Telegram, received: int | None) -> list[Closed]:
         stamp = telegram.timestamp
         registers = registers4(telegram)
+        if registers is None:
+            self.counters[ap].unusable += 1
+            return []
         if stamp is not None:
             t = int(stamp.timestamp())
         elif received is not None:
             t = received  # DSMR 2.2/3 carry no time: the gateway's clock is all there is
         else:
-            registers = None
-        if registers is None:
             self.counters[ap].untimed += 1
             return []
         gate = self.gates[ap]

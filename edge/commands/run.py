@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from edge.adapters.systemd import attach_systemd
 from edge.agent import Agent, capture_sources
 from edge.commands.common import add_config_argument, config_or_exit, fail
 from edge.errors import ConfigError, EdgeError
+from edge.ingest import interval_for
 from edge.local.meter_peaks import attach_meter_peaks
 from edge.progress import ProgressBar
 
@@ -42,6 +44,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_config_argument(replay)
     replay.add_argument("--ap", required=True, metavar="EAN", help="allocation point")
     replay.add_argument("captures", nargs="+", metavar="CAPTURE")
+    replay.add_argument(
+        "--start",
+        type=_instant,
+        metavar="ISO-8601",
+        help="place telegrams that carry no time (DSMR 2.2/3) from the capture's pacing: the "
+        "first at this instant (with its UTC offset), each next one the dialect's interval later",
+    )
     replay.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     replay.set_defaults(func=run_replay)
 
@@ -88,11 +97,35 @@ def run_replay(args: argparse.Namespace) -> int:
             fail(f"cannot read the capture {capture}")
     try:
         agent = Agent(config, until_eof=True, sources=capture_sources(args.ap, args.captures))
+        if args.start is not None:
+            step = interval_for(str(config.point(args.ap).dialect))
+            agent.ingestor.place_untimed(args.ap, int(args.start.timestamp()), step)
         attach_meter_peaks(agent)  # the meter's own peaks are history too
         bar = ProgressBar.for_files([c.removeprefix("file:") for c in args.captures])
         if bar is not None:
             agent.hooks.on_tick.append(lambda _now: bar.update(agent.bytes_read()))
             agent.hooks.on_stop.append(bar.close)
-        return agent.run()
+        code = agent.run()
     except (ConfigError, EdgeError) as exc:
         fail(str(exc))
+    counters = agent.ingestor.counters[args.ap]
+    if counters.untimed:  # a replay has no gateway clock: never a silent, empty success
+        print(
+            f"edge-agent replay: {counters.untimed} telegrams carry no time (DSMR 2.2/3) and "
+            "were not placed; give --start (the capture's first telegram, e.g. "
+            "2026-03-28T00:00:00+01:00) to place them at the dialect's interval",
+            file=sys.stderr,
+        )
+        if counters.untimed >= counters.readings:  # a timeless capture, not a garbled time
+            return code or 1
+    return code
+
+
+def _instant(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 instant: {text!r}") from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give the UTC offset: {text!r} (e.g. +01:00)")
+    return when

@@ -17,6 +17,7 @@ from firmware_sim.api import Rendered, render, render_to_file
 from firmware_sim.crc import crc16_arc
 from tests.integration.helpers import (
     PRIMARY,
+    SECONDARY_EV,
     edge,
     export_rows,
     meter_ascii,
@@ -272,3 +273,55 @@ def test_a_clock_reset_backwards_is_accepted_after_a_run(tmp_path: Path) -> None
         assert row["status"] == "measured", row
         assert row_registers(row) == truth[(meter_ascii(row["meter"]), utc)]
     assert status["points"][PRIMARY]["rejected_time"] == 0
+
+
+# -- timeless captures (issue 11 item 4) ------------------------------------------------------
+
+
+def test_a_timeless_capture_fails_loudly_or_is_placed_from_its_pacing(tmp_path: Path) -> None:
+    rendered = render_to_file(tmp_path / "m.cap", "dsmr22", start="2026-03-28T00:00:00+01:00",
+                              duration="6h", seed=7, profile="household")  # fmt: skip
+    truth = truth_by_boundary(rendered.truth_csv())
+    config = write_config(tmp_path, [(PRIMARY, "primary", "/dev/null-not-used", "dsmr22")])
+    silent = edge("replay", "--config", str(config), "--ap", PRIMARY, str(tmp_path / "m.cap"))
+    assert silent.returncode != 0
+    assert f"{len(rendered.times)} telegrams carry no time" in silent.stderr
+    assert "--start" in silent.stderr
+    placed = edge("replay", "--config", str(config), "--ap", PRIMARY, str(tmp_path / "m.cap"),
+                  "--start", "2026-03-28T00:00:00+01:00")  # fmt: skip
+    assert placed.returncode == 0, placed.stderr
+    rows = export_rows(config, PRIMARY, "2026-03-28", "2026-03-28")
+    measured = [r for r in rows if r["status"] == "measured"]
+    assert len(measured) == 6 * 4  # 00:00 … 05:45 local; 06:00 waits for a later telegram
+    for row in measured:
+        assert row_registers(row) == truth[(meter_ascii(row["meter"]), row["boundary_utc"])]
+    bad = edge("replay", "--config", str(config), "--ap", PRIMARY, str(tmp_path / "m.cap"),
+               "--start", "2026-03-28T00:00:00")  # fmt: skip
+    assert bad.returncode == 2 and "UTC offset" in bad.stderr
+
+
+def test_captures_under_the_gateway_clock_are_judged_in_meter_time(tmp_path: Path) -> None:
+    # issue 11 item 18: `clock = "system"` with `file:` sources; the wall clock (months after
+    # the capture) must not settle the capture's boundaries, nor any after it, as missing
+    main = capture(tmp_path / "main.cap", interval=1)
+    ev_rendered = render_to_file(tmp_path / "ev.cap", "dsmr5", start="2026-03-28T00:00:00+01:00",
+                                 duration="49h", seed=2, profile="ev-charger")  # fmt: skip
+    ev = truth_by_boundary(ev_rendered.truth_csv())
+    config = write_config(
+        tmp_path,
+        [(PRIMARY, "primary", "file:main.cap", "dsmr5"),
+         (SECONDARY_EV, "secondary", "file:ev.cap", "dsmr5")],
+        clock="system",
+    )  # fmt: skip
+    result = edge("run", "--config", str(config), "--until-eof")
+    assert result.returncode == 0, result.stderr
+    for ap, truth in ((PRIMARY, main), (SECONDARY_EV, ev)):
+        rows = export_rows(config, ap, "2026-03-28", "2026-03-29")
+        assert len(rows) == 189
+        for row in rows:
+            assert row["status"] == "measured", row
+            assert row_registers(row) == truth[(meter_ascii(row["meter"]), row["boundary_utc"])]
+        # the capture runs to 2026-03-30T00:00Z: after it, no boundary settled against the wall
+        after = export_rows(config, ap, "2026-03-30", "2026-04-30")
+        assert after and all(r["status"] == "measured" for r in after)
+        assert max(r["boundary_utc"] for r in after) <= "2026-03-30T00:00:00Z"
