@@ -117,6 +117,7 @@ class WebApp:
         self.tz = ZoneInfo(config.gateway.timezone)
         self.sessions = Sessions()
         self.limiter = LoginLimiter()
+        self.peaks: dict[tuple[str, str, int | None], Any] = {}
         self.points = {p.ean for p in config.points}
         self.recipient = _recipient(config)
         self.own_names = frozenset({socket.gethostname().lower(), socket.getfqdn().lower()})
@@ -219,7 +220,11 @@ class WebApp:
             conn = connect(self.config.gateway.data_dir, readonly=True)
         except StoreError:
             raise BadRequest(503, "No data yet: the agent has not written its database.") from None
-        return data.View(self.config, self.tz, conn, self.status() or {}, self.clock())
+        status = self.status()
+        return data.View(
+            self.config, self.tz, conn, status if isinstance(status, dict) else {}, self.clock(),
+            self.peaks,
+        )  # fmt: skip
 
     def _with_view(self, build: Callable[[data.View], T]) -> T:
         view = self._view()

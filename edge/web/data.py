@@ -10,7 +10,7 @@ figures come from the same functions as the commands: `export`'s interval rows f
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from itertools import pairwise
 from typing import Any, Final
@@ -20,7 +20,13 @@ from edge.export import BOUNDARY_COLUMNS, INTERVAL_COLUMNS, boundary_rows, inter
 from edge.local.report import DaySummary, month_days, peak_rows
 from edge.policy import LogEntry, point_status
 from edge.registers import STEP, day_range, iso_utc
-from edge.registers.capacity import month_of, month_range, monthly_peaks, quarter_powers
+from edge.registers.capacity import (
+    MonthlyPeak,
+    month_of,
+    month_range,
+    monthly_peaks,
+    quarter_powers,
+)
 from edge.store.policy import load_state, read_log
 from edge.store.registers import boundaries, last_boundary
 
@@ -39,13 +45,16 @@ class View:
     conn: sqlite3.Connection
     status: dict[str, Any]
     wall: float  # the gateway's clock (ages of telegrams)
+    # (ap, month, newest boundary) -> the month's peak: the Now view is polled every few
+    # seconds and the month only changes with a new boundary (owned by the app, shared)
+    peaks: dict[tuple[str, str, int | None], MonthlyPeak] = field(default_factory=dict)
 
     @property
     def now(self) -> int:
         """The agent's "now" (meter time in replays), else the newest stored boundary."""
-        text = self.status.get("now_utc")
-        if text:
-            return int(_parse_utc(text))
+        status_now = _parse_utc(self.status.get("now_utc"))
+        if status_now is not None:
+            return int(status_now)
         newest = [last_boundary(self.conn, p.ean) for p in self.config.points]
         known = [t for t in newest if t is not None]
         return max(known) if known else int(self.wall)
@@ -57,46 +66,53 @@ class View:
         return [{"ap": p.ean, "name": p.name, "role": str(p.role)} for p in self.config.points]
 
 
-def _parse_utc(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+def _parse_utc(text: object) -> float | None:
+    """A status time ("YYYY-MM-DDTHH:MM:SSZ"); None for anything else (a damaged file)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
 
 
 def running(view: View) -> bool:
     """The agent wrote its status recently and says it runs (a crash leaves "running")."""
-    written = view.status.get("written_utc")
-    if not isinstance(written, str) or not view.status.get("running"):
+    written = _parse_utc(view.status.get("written_utc"))
+    if written is None or not view.status.get("running"):
         return False
-    return view.wall - _parse_utc(written) < 30
+    return view.wall - written < 30
 
 
 def meter_state(view: View, ap: str) -> str:
     """`reading`, `silent` (line up, no telegram for a minute) or `unplugged` (no line)."""
     if not running(view):
         return "agent stopped"
-    source = next((s for s in view.status.get("sources", []) if s.get("name") == ap), None)
+    sources = view.status.get("sources")
+    listed = [s for s in sources if isinstance(s, dict)] if isinstance(sources, list) else []
+    source = next((s for s in listed if s.get("name") == ap), None)
     if source is None:  # an M-Bus point rides on its carrier's line
         point = view.config.point(ap)
         carrier = getattr(point.source, "ean", None)
         return meter_state(view, carrier) if carrier and carrier != ap else "unplugged"
     if source.get("state") != "connected":
         return "unplugged"
-    received = source.get("last_received_utc")
-    if not received or view.wall - _parse_utc(received) > SILENT_AFTER_S:
+    received = _parse_utc(source.get("last_received_utc"))
+    if received is None or view.wall - received > SILENT_AFTER_S:
         return "silent"
     return "reading"
 
 
 def now_view(view: View) -> dict[str, Any]:
     """Live power per meter, the running quarter, the month's peak so far, each meter's state."""
-    live = view.status.get("live", {})
+    live = view.status.get("live")
+    live = live if isinstance(live, dict) else {}
     points = []
     month = month_of(view.now, view.tz)
-    start, end = month_range(month, view.tz)
     for point in view.config.points:
-        values = live.get(point.ean, {})
-        peak = monthly_peaks(
-            quarter_powers(boundaries(view.conn, point.ean, start, end)), [month], view.tz
-        )[0]
+        values = live.get(point.ean)
+        values = values if isinstance(values, dict) else {}
+        peak = month_peak(view, point.ean, month)
         points.append(
             {
                 "ap": point.ean,
@@ -121,6 +137,20 @@ def now_view(view: View) -> dict[str, Any]:
         "now_utc": iso_utc(view.now),
         "points": points,
     }
+
+
+def month_peak(view: View, ap: str, month: str) -> MonthlyPeak:
+    """The month's peak so far from the settled boundaries, recomputed only after a new one."""
+    key = (ap, month, last_boundary(view.conn, ap))
+    found = view.peaks.get(key)
+    if found is None:
+        start, end = month_range(month, view.tz)
+        powers = quarter_powers(boundaries(view.conn, ap, start, end))
+        found = monthly_peaks(powers, [month], view.tz)[0]
+        if len(view.peaks) > 64:
+            view.peaks.clear()
+        view.peaks[key] = found
+    return found
 
 
 def _max(a: int | None, b: object) -> int | None:
@@ -179,7 +209,9 @@ def tariff_totals(conn: sqlite3.Connection, ap: str, start: int, end: int) -> di
 def month_view(view: View, ap: str, month: str) -> dict[str, Any]:
     """Daily totals, the monthly peak with its quarter, the 12-month capacity figure and band."""
     days = month_days(view.conn, ap, month, view.tz)
-    row = next(r for r in peak_rows(view.conn, view.config, view.tz, [month]) if r.ap == ap)
+    # `peaks`'s rows, for this point only (each point reads 12 months of boundaries)
+    only = replace(view.config, points=(view.config.point(ap),))
+    row = peak_rows(view.conn, only, view.tz, [month])[0]
     connection = view.config.connection
     start = row.peak_start_utc
     return {

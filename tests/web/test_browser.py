@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import signal
@@ -33,7 +34,7 @@ from edge.grid.requester import ask, new_request
 from firmware_sim.api import render
 from tests.integration.helpers import PRIMARY, SECONDARY_EV, edge
 from tests.support.mosquitto import Broker, mosquitto_fixture
-from tests.web.helpers import PASSWORD, START, stored_gateway, wait_for
+from tests.web.helpers import PASSWORD, START, Client, stored_gateway, wait_for
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -280,3 +281,31 @@ def _walk(
     assert list(log_csv[0]) == ["at", "kind", "ap", "detail", "to"]
     assert any(r["kind"] == "refusal" and "opted-out" in r["detail"] for r in log_csv)
     shots.take("privacy")
+
+
+def test_run_serves_the_page_beside_the_agent(running: dict[str, Any]) -> None:
+    """Without a browser: `run` starts the page, its live values move, status.json says so."""
+    gw = running["gw"]
+    client = Client(gw.port)
+
+    def logged_in() -> bool:
+        try:
+            return client.login() == 303
+        except OSError:
+            return False
+
+    wait_for(logged_in, 120, "the page of the running agent")
+
+    def live_time() -> str:
+        now = json.loads(client.get("/api/now.json")[1])
+        point = next(p for p in now["points"] if p["ap"] == PRIMARY)
+        return str(point["time"] or "")
+
+    wait_for(lambda: live_time().startswith("2026-03-04"), 120, "a live telegram")
+    first = live_time()
+    wait_for(lambda: live_time() != first, 120, "the live values to move")
+    status_file = gw.folder / "data" / "status.json"
+    wait_for(lambda: "web" in json.loads(status_file.read_text()), 60, "the page in status.json")
+    status = json.loads(status_file.read_text())
+    assert status["web"]["serving"] is True and status["web"]["listen"].endswith(str(gw.port))
+    assert PRIMARY in status["live"]

@@ -212,3 +212,19 @@ def _second_config(
     path = folder / "agent.toml"
     path.write_text(text)
     return path
+
+
+def test_a_damaged_status_file_does_not_break_the_page(stored: Stored) -> None:
+    with serving(stored.config, FakeClock()) as server:
+        client = Client(server.port)
+        assert client.login() == 303
+        damaged: list[object] = [
+            {"now_utc": 5, "written_utc": "garbage", "running": True, "sources": "x", "live": [1]},
+            {"running": True, "written_utc": "2027-01-15T10:00:00Z", "sources": [7, {"name": 1}],
+             "live": {PRIMARY: "x"}},
+            [],
+        ]  # fmt: skip
+        for status in damaged:
+            server.app.status = lambda status=status: status  # type: ignore[misc]
+            for path in ("/", "/api/now.json", "/day", "/month", "/privacy"):
+                assert client.get(path)[0] == 200, (status, path)
