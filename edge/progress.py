@@ -11,10 +11,13 @@ from typing import TextIO
 class ProgressBar:
     """`[#####.....]  52%  31.2 MB of 60.0 MB  12 s`, redrawn in place at most 10 times/s."""
 
-    def __init__(self, total: int, *, label: str = "", stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total: int, *, label: str = "", stream: TextIO | None = None, unit: str = "MB"
+    ) -> None:
         self.total = max(total, 1)
         self.label = label
         self.stream = stream or sys.stderr
+        self.unit = unit  # "MB": `done` counts bytes; any other unit is counted as it is
         self._started = time.monotonic()
         self._drawn = 0.0
 
@@ -35,9 +38,13 @@ class ProgressBar:
         filled = int(share * 30)
         self.stream.write(
             f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {share:4.0%}"
-            f"  {done / 1e6:.1f} of {self.total / 1e6:.1f} MB  {now - self._started:.0f} s"
+            f"  {self._amount(done)} of {self._amount(self.total)} {self.unit}"
+            f"  {now - self._started:.0f} s"
         )
         self.stream.flush()
+
+    def _amount(self, count: int) -> str:
+        return f"{count / 1e6:.1f}" if self.unit == "MB" else str(count)
 
     def close(self) -> None:
         self.update(self.total)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import pty
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -325,3 +329,40 @@ def test_captures_under_the_gateway_clock_are_judged_in_meter_time(tmp_path: Pat
         after = export_rows(config, ap, "2026-03-30", "2026-04-30")
         assert after and all(r["status"] == "measured" for r in after)
         assert max(r["boundary_utc"] for r in after) <= "2026-03-30T00:00:00Z"
+
+
+def test_export_of_a_long_range_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    # issue 14: long exports show progress where a person watches (a real pseudo-terminal)
+    truth = capture(tmp_path / "main.cap", interval=10)
+    config = write_config(tmp_path, [(PRIMARY, "primary", "file:main.cap", "dsmr5")])
+    assert edge("run", "--config", str(config), "--until-eof").returncode == 0
+    args = [sys.executable, "-m", "edge", "export", "--config", str(config), "--ap", PRIMARY,
+            "--from", "2026-03-20", "--to", "2026-04-05"]  # fmt: skip
+    leader, follower = pty.openpty()
+    try:
+        shown = subprocess.run(args, stdout=subprocess.PIPE, stderr=follower, timeout=120,
+                               check=False)  # fmt: skip
+        os.close(follower)
+        follower = -1
+        seen = b""
+        while select.select([leader], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        if follower >= 0:
+            os.close(follower)
+        os.close(leader)
+    assert shown.returncode == 0
+    assert b"export [" in seen and b"17 of 17 days" in seen
+    piped = edge(*args[3:])
+    assert piped.returncode == 0 and "export [" not in piped.stderr
+    assert piped.stdout.encode() == shown.stdout  # the same rows, progress or not
+    rows = list(csv.DictReader(io.StringIO(piped.stdout)))
+    assert len(rows) == 189 + 7  # two days, each midnight once, and 22:15-23:45Z of the 30th
+    for row in rows:
+        assert row_registers(row) == truth[(meter_ascii(row["meter"]), row["boundary_utc"])]
