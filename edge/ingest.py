@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from edge.adapters.source_lines import preset_for
 from edge.p1 import MBUS_ELECTRICITY, MBusDevice, Telegram
@@ -106,6 +106,17 @@ class Ingestor:
             if ap not in self._captures:  # a capture's silence shows in its own next telegram
                 closed += engine.advance(now)
         return closed
+
+    def restore(self, checkpoints: Mapping[str, dict[str, Any]]) -> None:
+        """Roll back to committed engine checkpoints (e.g. after a failed commit): the engines
+        continue from them and the time gates from their last readings; what the gates held
+        since is dropped (it was never fed, so nothing stored depends on it)."""
+        for ap, state in checkpoints.items():
+            engine = self.engines.get(ap)
+            if engine is not None:
+                engine.restore(state)
+                self.gates[ap] = TimeGate(accepted=engine.last_reading_time)
+        self.latest = max((e.last_reading_time or 0 for e in self.engines.values()), default=0)
 
     def place_untimed(self, source: str, start: int, interval_s: int) -> None:
         """Give a capture's telegrams that carry no time (DSMR 2.2/3) the capture's pacing:
