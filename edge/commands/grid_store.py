@@ -140,16 +140,19 @@ def run_collect(args: argparse.Namespace, settings: BrokerSettings) -> int:
         return 3
     finally:
         try:
-            state = f"{len(collector.gaps())} gaps; {summary.reconnects} reconnects; "
-            state += f"{collector.count()} blocks in the store"
+            gaps: int | str = len(collector.gaps())
+            total: int | str = collector.count()
         except Exception as exc:  # the store may be what failed: the summary still prints
-            state = f"store unreadable ({exc})"
+            gaps = total = f"unknown (store: {exc})"
         collector.close()
     print(
         f"collected: {summary.stored} stored, {summary.duplicates} duplicates, "
-        f"{summary.rejected} rejected, {state}",
+        f"{summary.rejected} rejected, {gaps} gaps",
         flush=True,
     )
+    note = f"collect: {summary.reconnects} reconnects, {summary.unacked} unacknowledged at a "
+    note += f"reconnect (the broker sends them again), {total} blocks in the store"
+    print(note, file=sys.stderr, flush=True)
     return 1 if args.until is not None and summary.stored < args.until else 0
 
 

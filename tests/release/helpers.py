@@ -92,9 +92,13 @@ class Watcher:
 
 def collect(broker_url: str, keys: Path, db: Path, until: int) -> subprocess.Popen[str]:
     """`edge-agent grid collect` in the background."""
+    # the collector binds a key to its gateway by file name: DIR/<gateway id>.pub
+    pubkeys = keys.parent / "pubkeys"
+    pubkeys.mkdir(exist_ok=True)
+    (pubkeys / "GW-TEST.pub").write_bytes((keys / "gateway.pub").read_bytes())
     return subprocess.Popen(
         [sys.executable, "-m", "edge", "grid", "collect", "--broker", broker_url,
-         "--pubkeys", str(keys), "--db", str(db), "--until", str(until), "--timeout", "240"],
+         "--pubkeys", str(pubkeys), "--db", str(db), "--until", str(until), "--timeout", "240"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
