@@ -5,6 +5,7 @@
     SQLite and for a real PostgreSQL server (default durability: fsync on). Timed from the
     first publication to the moment the store holds every block. Target: >= 2 000 blocks/s with
     everything on this machine's cores, and 2 collectors faster than 1.
+The blocks come from `edge-agent grid fleet`'s generator (edge.grid.fleet).
 (b)(c) The allocation run (grid-allocate's `benchmarks/grid_allocation.py`), when present.
 
     python3 benchmarks/grid.py [--gateways 2000] [--days 3] [--batch 500]
@@ -27,8 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from edge.grid.fleet import FleetBlock, FleetSpec, generate  # noqa: E402
+from edge.grid.fleet_io import publish_blocks, write_fleet  # noqa: E402
 from edge.grid.store import open_store  # noqa: E402
-from tests.grid.fleet_blocks import Published, fleet, publish  # noqa: E402
 from tests.support.mosquitto import make_broker  # noqa: E402
 from tests.support.postgres import running_postgres  # noqa: E402
 
@@ -79,7 +81,7 @@ def _children(pid: int) -> list[int]:
 
 
 def ingest_run(
-    blocks: list[Published],
+    blocks: list[FleetBlock],
     keys: Path,
     store: str,
     collectors: int,
@@ -102,7 +104,7 @@ def ingest_run(
         with open_store(store) as check:
             start = time.perf_counter()
             own = time.process_time()
-            publish(broker.settings(), blocks)
+            publish_blocks(broker.settings(), blocks)
             own = time.process_time() - own
             deadline = time.monotonic() + 600
             while check.count() < len(blocks):
@@ -142,9 +144,11 @@ def main() -> int:
     print(f"(a) ingest: fleet publisher -> mosquitto -> collectors -> store "
           f"({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start)")  # fmt: skip
     started = time.perf_counter()
-    blocks = fleet(args.gateways, args.days, work / "keys")
+    spec = FleetSpec(gateways=args.gateways, days=args.days, seed=1)
+    blocks = list(generate(spec))  # `edge-agent grid fleet`'s generator: real keys, profiles
+    write_fleet(spec, work / "fleet", blocks)
     print(f"    {len(blocks)} signed day blocks of {args.gateways} gateways x {args.days} days "
-          f"(generated in {time.perf_counter() - started:.1f} s)")  # fmt: skip
+          f"(edge.grid.fleet, generated in {time.perf_counter() - started:.1f} s)")  # fmt: skip
     rates: dict[tuple[str, int], float] = {}
     with running_postgres() as server:
         for engine in ("sqlite", "postgresql"):
@@ -155,7 +159,7 @@ def main() -> int:
                     store = server.new_database()
                 pid = server.process.pid if engine == "postgresql" and server.process else None
                 rate, cpu = ingest_run(
-                    blocks, work / "keys", store, collectors, args.batch, work, pid
+                    blocks, work / "fleet" / "pubkeys", store, collectors, args.batch, work, pid
                 )
                 rates[(engine, collectors)] = rate
                 parts = ", ".join(f"{name} {us:.0f}" for name, us in cpu.items())
