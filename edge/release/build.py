@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from edge.blocks.month import MonthReadings, month_span
+from edge.blocks.month import MonthReadings, month_span, series_spans
 from edge.blocks.payload import REGISTERS, DayReadings
 from edge.export import r7_flags
 from edge.registers import MISSING, STEP, day_range
@@ -83,8 +83,11 @@ def month_readings(
 ) -> MonthReadings:
     """The monthly block content of `ap`: the readings at the month's first and last boundary."""
     start, end = month_span(month, tz)
-    first = boundaries(conn, ap, int(start.timestamp()), int(start.timestamp()))
-    last = boundaries(conn, ap, int(end.timestamp()), int(end.timestamp()))
+    # every boundary of the month (about 3 000 rows, once a month): a meter change inside it
+    # makes two series, carried apart (R5: no delta across the change)
+    stored = boundaries(conn, ap, int(start.timestamp()), int(end.timestamp()))
+    first = [b for b in stored[:1] if b.utc == int(start.timestamp())]
+    last = [b for b in stored[-1:] if b.utc == int(end.timestamp())]
     pair = [first[0] if first else None, last[0] if last else None]
     regs = [b.registers if b is not None else None for b in pair]
     meter = next((b.meter for b in reversed(pair) if b is not None and b.meter), UNKNOWN_METER)
@@ -103,4 +106,5 @@ def month_readings(
             pair[0].status if pair[0] is not None else MISSING,
             pair[1].status if pair[1] is not None else MISSING,
         ),
+        series=series_spans(stored, UNKNOWN_METER),
     )
