@@ -49,13 +49,13 @@ def examine(
     topic: str, payload: bytes, keys: GatewayKeys | KeyRing, *, prefix: str
 ) -> Candidate | Rejection:
     """Check one received message on its own; never raises on bad input."""
-    sha = hashlib.sha256(payload).digest()
     kept = payload if len(payload) <= MAX_BLOCK_BYTES else None
     where = parse_day_topic(prefix, topic)
     t_gw, t_ap, t_day = where if where is not None else (None, None, None)
 
     def reject(reason: str, gw: str | None = t_gw, ap: str | None = t_ap,
                day: str | None = t_day, seq: int | None = None) -> Rejection:  # fmt: skip
+        sha = hashlib.sha256(payload).digest()
         return Rejection(topic, gw, ap, day, seq, reason, len(payload), sha, kept)
 
     if where is None:
@@ -74,4 +74,5 @@ def examine(
     if problems or gw is None or ap is None or seq is None or day is None or report.kid is None:
         return reject("; ".join(problems) or "unusable block", gw or t_gw, ap or t_ap,
                       day or t_day, seq)  # fmt: skip
+    sha = report.hash or hashlib.sha256(payload).digest()  # the verifier's, computed once
     return Candidate(topic, gw, ap, seq, day, report.kind, report.kid, report.prev, sha, payload)

@@ -49,6 +49,7 @@ class BlockReport:
     notes: tuple[str, ...]
     prev: bytes | None = None  # the signed `prev` link, for a store's chain checks
     kind: str = "day"  # "day" or "month" (by content type)
+    hash: bytes | None = None  # SHA-256 of the COSE bytes (computed once, for the store)
 
     @property
     def ok(self) -> bool:
@@ -125,6 +126,7 @@ class _Checked:
             notes=tuple(self.notes),
             prev=s.prev if s else None,
             kind=self.kind,
+            hash=s.hash if s else None,
         )
 
 
