@@ -25,9 +25,25 @@ from edge.adapters.mqtt_blocking import BlockingClient
 from edge.adapters.mqtt_topics import day_topic
 from edge.grid.store import open_store
 from tests.grid.fleet_blocks import PREFIX, fleet, forged_block, gateway_id, publish
-from tests.support.mosquitto import Broker, mosquitto_fixture
+from tests.support.mosquitto import SKIP_REASON, Broker, make_broker, mosquitto_binary
 
-broker = mosquitto_fixture()
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """mosquitto as a grid broker should run: no bound on a session's queue (by default it
+    drops QoS 1 messages beyond 1 000 queued for a client, e.g. one that is restarting)."""
+    if mosquitto_binary() is None:
+        pytest.skip(SKIP_REASON)
+    started = make_broker(tmp_path_factory.mktemp("mosquitto"))
+    with started.config.open("a") as config:
+        config.write("max_queued_messages 0\n")
+    started.start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
 TIMEOUT = 60.0
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -141,3 +157,28 @@ def test_two_collectors_store_a_fleet_exactly_once_and_survive_a_kill(
     assert all(line.startswith("collected: ") for line in summaries), summaries
     duplicates = sum(int(line.split(", ")[1].split()[0]) for line in summaries)
     assert duplicates >= 1  # the replay (and any redelivery after the kill)
+
+
+@pytest.mark.slow
+def test_soak_a_larger_fleet_with_repeated_kills(
+    broker: Broker, store_url: str, collectors: tuple[list[CollectorProcess], Path]
+) -> None:
+    """5 000 gateways x 2 days; each collector killed once while the other works."""
+    procs, keys = collectors
+    blocks = fleet(5000, 2, keys)
+    for proc in procs:
+        proc.start()
+    with open_store(store_url) as store:
+        for victim, until in ((0, 4000), (1, 8000)):
+            publish(broker.settings(), blocks[until - 4000 : until])
+            goal = until - 3000
+            _wait(lambda: store.count() >= goal, "storing under way", *procs)  # noqa: B023
+            procs[victim].stop()
+            procs[victim].start()
+        publish(broker.settings(), blocks[8000:])
+        deadline = time.monotonic() + 600
+        while store.count() < len(blocks):
+            assert time.monotonic() < deadline, f"{store.count()} of {len(blocks)} stored"
+            time.sleep(0.5)
+        assert store.count() == len(blocks)
+        assert sorted(c for *_k, c in store.blocks()) == sorted(c for _t, c in blocks)
