@@ -394,6 +394,8 @@ class GridLink:
             return
         with self._gate:
             for entry in outbox.heads(exclude=session.excluded(time.monotonic())):
+                if not outbox.mark_sent(entry.id, int(time.time())):
+                    continue  # deleted by an opt-out since heads(): it must not leave
                 info = session.client.publish(entry.topic, entry.payload, qos=entry.qos)
                 _check(info.rc, f"publish {entry.topic}")
                 session.inflight[info.mid] = entry

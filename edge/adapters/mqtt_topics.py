@@ -11,7 +11,7 @@ from datetime import date
 from typing import Literal, get_args
 
 DEFAULT_PREFIX = "p1edge/v1"
-CommandKind = Literal["readout", "consent"]
+CommandKind = Literal["readout", "consent", "resend"]
 COMMAND_KINDS: tuple[CommandKind, ...] = get_args(CommandKind)
 REPLY_SUFFIX = "reply"
 

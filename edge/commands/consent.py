@@ -11,10 +11,9 @@ from zoneinfo import ZoneInfo
 from edge.commands.common import add_config_argument, config_or_exit, fail, open_store_or_exit
 from edge.config import Config
 from edge.config.model import Clock
-from edge.policy import point_status, render_log, set_consent
-from edge.store.db import transaction
-from edge.store.outbox import Outbox
-from edge.store.policy import append_log, load_state, read_log, save_state
+from edge.policy import point_status, render_log
+from edge.release.consent import change_consent
+from edge.store.policy import load_state, read_log
 from edge.store.registers import load_checkpoints
 
 
@@ -43,21 +42,17 @@ def run_consent(args: argparse.Namespace) -> int:
         fail(f"--ap {args.ap} is not an allocation point of {args.config}")
     conn = open_store_or_exit(config)
     if args.action == "show":
-        shown = point_status(load_state(conn), config.policy)[args.ap]
-        print(json.dumps({"ap": args.ap, **shown}))
-        return 0
-    now = _now(config, conn)
-    with transaction(conn):
         state = load_state(conn)
-        outcome = set_consent(
-            state, now, config.policy, args.ap, opted_out=args.action == "opt-out", by="customer"
-        )
-        deleted = sum(Outbox(conn).delete_for_ap(ap) for ap in outcome.delete_outbox)
-        save_state(conn, outcome.state)
-        append_log(conn, outcome.log)
-    done = "opted out" if args.action == "opt-out" else "opted in"
-    extra = f"; {deleted} undelivered blocks deleted" if args.action == "opt-out" else ""
-    print(f"{args.ap} {done}{extra}")
+        shown = point_status(state, config.policy)[args.ap]
+        history = state.point(args.ap).consent
+        last = history[-1] if history else None
+        who = {"set_by": last.by if last else None, "set_at": last.at.isoformat() if last else None}
+        print(json.dumps({"ap": args.ap, **shown, **who}))
+        return 0
+    result = change_consent(
+        conn, config.policy, args.ap, args.action, by="customer", now=_now(config, conn)
+    )
+    print(f"{args.ap} {result.message}")
     return 0
 
 

@@ -14,9 +14,9 @@ from edge.policy.config import (
     config_from_table,
     parse_regime,
 )
-from edge.policy.consent import Actor, ConsentChange, opt_out_spans, touched_by_opt_out
+from edge.policy.consent import Actor, ConsentChange, opt_out_spans, set_by, touched_by_opt_out
 from edge.policy.log import LogEntry, describe_periods, render, render_log
-from edge.policy.outcome import Outcome, RefusalReason, Release, Reply
+from edge.policy.outcome import Outcome, RefusalReason, Release, Reply, Resend
 from edge.policy.periods import Period, local_date, local_midnight
 from edge.policy.release import (
     apply_release,
@@ -30,9 +30,11 @@ from edge.policy.requests import (
     Request,
     UnknownAllocationPointError,
     handle_request,
+    refuse_unverified,
     set_consent,
 )
 from edge.policy.state import PointState, PolicyState, state_from_json, state_to_json
+from edge.policy.throttle import RefusalThrottle, refusal_hour
 from edge.policy.window import push_due, push_instant, push_moment, push_offset, window_end
 
 __all__ = [
@@ -48,10 +50,12 @@ __all__ = [
     "PolicyState",
     "PushWindow",
     "RefusalReason",
+    "RefusalThrottle",
     "Regime",
     "Release",
     "Reply",
     "Request",
+    "Resend",
     "UnknownAllocationPointError",
     "apply_release",
     "config_from_table",
@@ -69,9 +73,12 @@ __all__ = [
     "push_instant",
     "push_moment",
     "push_offset",
+    "refusal_hour",
+    "refuse_unverified",
     "released_today",
     "render",
     "render_log",
+    "set_by",
     "set_consent",
     "state_from_json",
     "state_to_json",

@@ -47,6 +47,11 @@ def is_opted_out(history: History) -> bool:
     return bool(history) and history[-1].opted_out
 
 
+def set_by(history: History) -> Actor | None:
+    """Who set the current consent state (None: never changed, the default opt-in)."""
+    return history[-1].by if history else None
+
+
 def append_change(history: History, change: ConsentChange) -> History:
     """The history with `change` appended, kept in time order.
 

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from edge.policy.periods import ONE_DAY, Period, require_aware
 
-LogKind = Literal["release", "refusal", "consent"]
-LOG_KINDS: tuple[LogKind, ...] = ("release", "refusal", "consent")
+LogKind = Literal["release", "refusal", "consent", "resend"]
+LOG_KINDS: tuple[LogKind, ...] = ("release", "refusal", "consent", "resend")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ def describe_periods(periods: Iterable[Period]) -> str:
     return ", ".join(parts)
 
 
-_VERBS = {"release": "released", "refusal": "refused", "consent": "consent"}
+_VERBS = {"release": "released", "refusal": "refused", "consent": "consent", "resend": "resent"}
 
 
 def render(entry: LogEntry, tz: ZoneInfo | str) -> str:

@@ -23,8 +23,9 @@ RefusalReason = Literal[
     "opted-out",
     "already-released-today",
     "nothing-complete",
+    "customer-opted-out",
 ]
-ReplyStatus = Literal["released", "refused", "consent-set"]
+ReplyStatus = Literal["released", "refused", "consent-set", "resent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,8 @@ class Reply:
     reason: RefusalReason | None = None
     periods: tuple[Period, ...] = ()
     opted_out: bool | None = None
+    seqs: tuple[int, int] | None = None
+    blocks: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The reply as plain JSON types; periods as [first, last] ISO date pairs."""
@@ -58,7 +61,20 @@ class Reply:
             body["periods"] = [[p.first.isoformat(), p.last.isoformat()] for p in self.periods]
         if self.opted_out is not None:
             body["consent"] = "opted-out" if self.opted_out else "opted-in"
+        if self.seqs is not None:
+            body["from_seq"], body["to_seq"] = self.seqs
+        if self.blocks is not None:
+            body["blocks"] = self.blocks
         return body
+
+
+@dataclass(frozen=True, slots=True)
+class Resend:
+    """Re-queue the archived (already signed) blocks of `ap` with seq in [first, last]."""
+
+    ap: str
+    first: int
+    last: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +89,4 @@ class Outcome:
     delete_outbox: tuple[str, ...] = ()
     log: tuple[LogEntry, ...] = ()
     reply: Reply | None = None
+    resend: Resend | None = None

@@ -1,4 +1,4 @@
-"""Signed grid operator requests (readout and consent) and the customer's consent command.
+"""Signed grid operator requests (readout, consent, resend) and the customer's consent command.
 
 Strategy: a request is checked in a fixed order and the first failing check is the one refusal
 reason reported, so every request gets exactly one answer:
@@ -13,7 +13,15 @@ reason reported, so every request gets exactly one answer:
    remembered (until it expires) whatever the final answer: a request id is single-use.
 5. `unknown-allocation-point` — the ap is not one of this gateway's points.
 6. readout only: `opted-out`, `already-released-today`, `nothing-complete` (also for regime
-   none, and for a request naming a `day` that has not ended).
+   none, and for a request naming a `day` that has not ended); resend only: `opted-out`;
+   consent only: `customer-opted-out` for an operator opt-in against the customer's opt-out.
+
+A message whose signature does not verify never becomes a `Request` at all (its times are not
+even converted): `refuse_unverified` answers it with `bad-signature` from its claimed id only.
+
+Who decides consent: every change records who made it. The customer's choice wins — an
+operator's opt-in lifts only an operator's opt-out, a customer's opt-out is lifted only by the
+customer; a customer saying "opt-out" while the operator's opt-out holds makes it the customer's.
 """
 
 from __future__ import annotations
@@ -25,14 +33,14 @@ from typing import Literal
 
 from edge.errors import PolicyError
 from edge.policy.config import PolicyConfig
-from edge.policy.consent import Actor, ConsentChange, append_change
+from edge.policy.consent import Actor, ConsentChange, append_change, set_by
 from edge.policy.log import LogEntry
-from edge.policy.outcome import Outcome, RefusalReason, Reply
+from edge.policy.outcome import Outcome, RefusalReason, Reply, Resend
 from edge.policy.periods import Period, local_date, require_aware
 from edge.policy.release import apply_release, plan_release, released_today
 from edge.policy.state import PolicyState
 
-RequestType = Literal["readout", "consent"]
+RequestType = Literal["readout", "consent", "resend"]
 ConsentWish = Literal["opt-in", "opt-out"]
 
 
@@ -58,10 +66,13 @@ class Request:
     signature_valid: bool
     consent: ConsentWish | None = None
     day: date | None = None
+    seqs: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
-        if self.type not in ("readout", "consent"):
-            raise ValueError(f"request type must be 'readout' or 'consent', got {self.type!r}")
+        if self.type not in ("readout", "consent", "resend"):
+            raise ValueError(f"request type must be readout, consent or resend: {self.type!r}")
+        if (self.type == "resend") != (self.seqs is not None):
+            raise ValueError("seqs (from, to) are required for a resend request and only there")
         if self.type == "consent" and self.consent not in ("opt-in", "opt-out"):
             raise ValueError(f"a consent request needs 'opt-in' or 'opt-out', got {self.consent!r}")
         object.__setattr__(self, "issued_at", require_aware(self.issued_at, "issued_at"))
@@ -166,6 +177,8 @@ def handle_request(
         return _refuse(state, now, request, "unknown-allocation-point", why)
     if request.type == "readout":
         return _readout(state, now, config, request, first_data)
+    if request.type == "resend":
+        return _resend(state, now, request)
     opted_out = request.consent == "opt-out"
     outcome = set_consent(
         state,
@@ -176,8 +189,37 @@ def handle_request(
         by="grid-operator",
         ref=request.request_id,
     )
+    if outcome.reply is not None:  # refused: the customer's opt-out stands
+        reply = replace(outcome.reply, request_id=request.request_id)
+        return replace(outcome, reply=reply)
     reply = Reply(request.request_id, "consent", request.ap, "consent-set", opted_out=opted_out)
     return replace(outcome, reply=reply)
+
+
+def _resend(state: PolicyState, now: datetime, request: Request) -> Outcome:
+    """Re-queue signed blocks: not a release (no stamp), never for an opted-out point."""
+    assert request.seqs is not None  # checked by Request
+    if state.point(request.ap).opted_out:
+        return _refuse(state, now, request, "opted-out", "the point is opted out")
+    first, last = request.seqs
+    entry = LogEntry(now, "resend", request.ap, f"resend {request.request_id}: seq {first}-{last}")
+    reply = Reply(request.request_id, "resend", request.ap, "resent", seqs=(first, last))
+    return Outcome(state=state, log=(entry,), reply=reply, resend=Resend(request.ap, first, last))
+
+
+def refuse_unverified(
+    now: datetime, kind: str, claimed_id: str | None, why: str, *, tag: str = "bad-signature"
+) -> Outcome:
+    """The answer to a message whose signature failed (or that could not be read): nothing of
+    it is trusted — the reply names only its claimed id (if any); the log entry's detail begins
+    with "{kind} {tag}" (the key `RefusalThrottle` counts it under) and says why."""
+    now = require_aware(now, "now")
+    reply = None
+    if claimed_id is not None:
+        reply = Reply(claimed_id, kind, "", "refused", reason="bad-signature")
+    detail = f"{kind} {tag}: request {claimed_id or '(no id)'} refused ({why})"
+    entry = LogEntry(now, "refusal", "", detail, to="(unverified sender)")
+    return Outcome(state=PolicyState(), log=(entry,), reply=reply)
 
 
 def set_consent(
@@ -193,15 +235,25 @@ def set_consent(
     """Opt `ap` out or in (the customer's CLI, or a checked grid operator command).
 
     An opt-out always asks the shell to delete that point's undelivered outbox entries at once.
-    Setting the state it already has changes no history but is still logged. An unknown point
-    raises `UnknownAllocationPointError` (requests are checked before they get here).
+    Setting the state it already has changes no history but is still logged (except that a
+    customer's opt-out over an operator's one takes it over). An operator's opt-in against the
+    customer's opt-out is refused: the outcome then carries a `customer-opted-out` reply (with
+    `ref` as its request id) and a refusal log entry. An unknown point raises
+    `UnknownAllocationPointError` (requests are checked before they get here).
     """
     now = require_aware(now, "now")
     if not config.knows(ap):
         raise UnknownAllocationPointError(f"{ap!r} is not an allocation point of this gateway")
     point = state.point(ap)
     word = "opted out" if opted_out else "opted in"
-    if point.opted_out == opted_out:
+    owner = set_by(point.consent)
+    if point.opted_out and not opted_out and by == "grid-operator" and owner == "customer":
+        asked = f"opt-in by {by}{f' ({ref})' if ref else ''}"
+        why = f"{asked}: customer-opted-out (the customer's choice wins)"
+        reply = Reply(ref, "consent", ap, "refused", reason="customer-opted-out")
+        return Outcome(state=state, log=(LogEntry(now, "refusal", ap, why),), reply=reply)
+    takeover = point.opted_out and opted_out and by == "customer" and owner != "customer"
+    if point.opted_out == opted_out and not takeover:
         detail = f"already {word}; {by} asked again{f' ({ref})' if ref else ''}"
     else:
         history = append_change(point.consent, ConsentChange(now, opted_out, by, ref))

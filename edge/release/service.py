@@ -31,12 +31,13 @@ from edge.adapters.mqtt_topics import day_topic, month_topic
 from edge.blocks.cose import DAY_CONTENT_TYPE, keyring, sign
 from edge.blocks.month import MONTH_CONTENT_TYPE, encode_month_payload, month_span
 from edge.blocks.payload import encode_payload
-from edge.blocks.request import open_request
+from edge.blocks.request import OpenedRequest, open_request
 from edge.config.model import Clock
 from edge.errors import OutboxFullError
 from edge.policy import (
     Outcome,
     PolicyConfig,
+    RefusalThrottle,
     Release,
     Request,
     handle_request,
@@ -44,14 +45,17 @@ from edge.policy import (
     point_status,
     push,
     push_instant,
+    refusal_hour,
+    refuse_unverified,
     window_end,
 )
 from edge.registers import local_day
 from edge.registers.engine import HORIZON_S
 from edge.release.build import day_readings, month_readings
+from edge.release.consent import delete_undelivered
 from edge.store.db import transaction
-from edge.store.outbox import Outbox, archive_block, last_block
-from edge.store.policy import append_log, load_state, save_state
+from edge.store.outbox import Outbox, archive_block, archived_range, last_block
+from edge.store.policy import append_log, load_state, logged_since, save_state
 from edge.store.registers import first_boundary
 
 if TYPE_CHECKING:
@@ -89,6 +93,7 @@ class ReleaseService:
         self._settled_day: date | None = None
         self._last_look: datetime | None = None
         self._status_due = 0.0
+        self._throttle = RefusalThrottle()
 
     # -- hooks ----------------------------------------------------------------------------------
 
@@ -154,14 +159,17 @@ class ReleaseService:
     # -- commands -------------------------------------------------------------------------------
 
     def handle_command(self, command: Command, now: datetime) -> None:
+        """Answer one request: checked in order (size, shape, signature, fields, then times)."""
         opened = open_request(command.payload, self.operator_keys)
         request = opened.request
         if request is None:
-            LOG.warning("unreadable %s request ignored: %s", command.kind, opened.problem)
+            self._refuse_unverified(command, opened, now)
             return
         # The operator signs with real time. In meter time (replays, demos) the request's window
         # is moved by the distance between the two clocks, so it is judged as it was received.
+        # iat/exp are range-checked by `open_request`, so these conversions cannot fail.
         shift = datetime.now(UTC) - now if self.meter_clock else timedelta(0)
+        seqs = (request.from_seq, request.to_seq) if request.type == "resend" else None
         policy_request = Request(
             type=request.type,  # type: ignore[arg-type]
             gw=request.gw,
@@ -169,14 +177,46 @@ class ReleaseService:
             request_id=request.id,
             issued_at=datetime.fromtimestamp(request.iat, UTC) - shift,
             expires_at=datetime.fromtimestamp(request.exp, UTC) - shift,
-            signature_valid=opened.signature_valid,
+            signature_valid=True,
             consent=request.consent,  # type: ignore[arg-type]
             day=date.fromisoformat(request.day) if request.day else None,
+            seqs=seqs,  # type: ignore[arg-type]
         )
-        with transaction(self.conn):
-            state = load_state(self.conn)
-            outcome = handle_request(state, now, self.policy, policy_request, self.first_data())
-            self._perform_in_transaction(outcome, now)
+        try:
+            with transaction(self.conn):
+                state = load_state(self.conn)
+                outcome = handle_request(state, now, self.policy, policy_request, self.first_data())
+                outcome = self._perform_in_transaction(outcome, now)
+        except OutboxFullError as exc:  # rolled back whole: the operator may ask again
+            self._alarm("outbox-full")
+            LOG.error("%s request %s postponed: %s", request.type, request.id, exc)
+            return
+        self._answer(command, outcome)
+
+    def _refuse_unverified(self, command: Command, opened: OpenedRequest, now: datetime) -> None:
+        """A message whose signature failed, or signed but unreadable, or too big: refused."""
+        problem = (opened.problem or "unreadable")[:300]
+        if opened.signature_valid:  # the operator's key signed it: always logged
+            outcome = refuse_unverified(now, command.kind, None, problem, tag="signed-unreadable")
+            with transaction(self.conn):
+                append_log(self.conn, outcome.log)
+            LOG.warning("signed %s request refused: %s", command.kind, problem)
+            return
+        tag = "bad-signature" if opened.kid is not None else "unreadable"
+        outcome = refuse_unverified(now, command.kind, opened.claimed_id, problem, tag=tag)
+        key = f"{command.kind} {tag}"
+        self._throttle, first, summaries = self._throttle.note(key, now)
+        # a restart must not reopen the hour's row: the log itself says whether it has one
+        own = first and not logged_since(self.conn, key, refusal_hour(now))
+        rows = [*summaries, *(outcome.log if own else ())]
+        if rows:
+            with transaction(self.conn):
+                append_log(self.conn, rows)
+        if first:
+            LOG.warning("unverified %s request refused (%s): %s", command.kind, tag, problem)
+        self._answer(command, outcome)
+
+    def _answer(self, command: Command, outcome: Outcome) -> None:
         if self.link is not None:
             self.link.wake()
             if outcome.reply is not None:
@@ -200,14 +240,38 @@ class ReleaseService:
         if self.link is not None:
             self.link.wake()
 
-    def _perform_in_transaction(self, outcome: Outcome, now: datetime) -> None:
+    def _perform_in_transaction(self, outcome: Outcome, now: datetime) -> Outcome:
+        """Carry out `outcome` in the caller's transaction; returns it with the facts only the
+        store knows filled in (how many blocks a resend re-queued, what an opt-out deleted)."""
         for release in outcome.releases:
             self._release(release, now)
+        log = list(outcome.log)
         for ap in outcome.delete_outbox:
-            dropped = self.outbox.delete_for_ap(ap)
-            LOG.info("%s opted out: %d undelivered blocks deleted", ap, dropped)
+            deleted = delete_undelivered(self.conn, self.outbox, ap)
+            log.append(deleted.entry(now))
+            LOG.info("%s opted out: %s", ap, deleted)
+        if outcome.resend is not None:
+            outcome = self._resend(outcome, now)
+            log = list(outcome.log)
         save_state(self.conn, outcome.state)
-        append_log(self.conn, outcome.log)
+        append_log(self.conn, log)
+        return outcome
+
+    def _resend(self, outcome: Outcome, now: datetime) -> Outcome:
+        """Re-queue archived blocks as they are (same bytes: never re-signed, not a release)."""
+        resend = outcome.resend
+        assert resend is not None and outcome.reply is not None
+        blocks = archived_range(self.conn, resend.ap, resend.first, resend.last)
+        prefix, gw = self._prefix(), self.config.gateway.id
+        for block in blocks:  # a period is "YYYY-MM-DD" (day) or "YYYY-MM" (month)
+            topic = (day_topic if len(block.period) == 10 else month_topic)(
+                prefix, gw, resend.ap, block.period
+            )
+            self.outbox.enqueue(resend.ap, topic, block.cose, now=now)
+        detail = f"{outcome.log[0].detail}: {len(blocks)} signed blocks re-queued"
+        LOG.info("%s %s", resend.ap, detail)
+        log = (replace(outcome.log[0], detail=detail),)
+        return replace(outcome, log=log, reply=replace(outcome.reply, blocks=len(blocks)))
 
     def _release(self, release: Release, now: datetime) -> None:
         point = self.config.point(release.ap)

@@ -137,7 +137,28 @@ class Outbox:
 
     def delete_for_ap(self, ap: str) -> int:
         """Delete every undelivered entry of `ap` (opt-out); returns how many."""
-        return self.conn.execute("DELETE FROM outbox WHERE ap = ?", (ap,)).rowcount
+        return sum(self.delete_for_ap_counted(ap))
+
+    def delete_for_ap_counted(self, ap: str) -> tuple[int, int]:
+        """Delete every entry of `ap` (opt-out); returns (never sent, already handed to the
+        broker by `mark_sent`) — the latter may have reached the grid operator."""
+        sent = self.conn.execute(
+            "SELECT COUNT(*) FROM outbox WHERE ap = ? AND sent_utc IS NOT NULL", (ap,)
+        ).fetchone()[0]
+        total = self.conn.execute("DELETE FROM outbox WHERE ap = ?", (ap,)).rowcount
+        return total - int(sent), int(sent)
+
+    def mark_sent(self, entry_id: int, now: datetime | int) -> bool:
+        """Mark an entry as handed to the broker; call it (committed) *before* publishing it.
+
+        False when the entry is gone (deleted by an opt-out meanwhile): then it must not be
+        published. SQLite orders this write against the opt-out's transaction, so the opt-out
+        counts exactly the entries that may have left.
+        """
+        cursor = self.conn.execute(
+            "UPDATE outbox SET sent_utc = ? WHERE id = ?", (_unix(now), entry_id)
+        )
+        return cursor.rowcount > 0
 
     def depth(self) -> int:
         """Number of entries waiting."""
@@ -181,6 +202,16 @@ def archived_blocks(conn: sqlite3.Connection, ap: str) -> list[ArchivedBlock]:
     rows = conn.execute(
         "SELECT ap, seq, period, cose, sha256, created_utc FROM block WHERE ap = ? ORDER BY seq",
         (ap,),
+    )
+    return [ArchivedBlock(*row) for row in rows.fetchall()]
+
+
+def archived_range(conn: sqlite3.Connection, ap: str, first: int, last: int) -> list[ArchivedBlock]:
+    """The archived blocks of `ap` with seq in [first, last], by seq (for a resend)."""
+    rows = conn.execute(
+        "SELECT ap, seq, period, cose, sha256, created_utc FROM block "
+        "WHERE ap = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+        (ap, first, last),
     )
     return [ArchivedBlock(*row) for row in rows.fetchall()]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 
 from edge.policy import LogEntry, PolicyState, state_from_json, state_to_json
 
@@ -32,6 +33,17 @@ def append_log(conn: sqlite3.Connection, entries: tuple[LogEntry, ...] | list[Lo
         "INSERT INTO consumer_log (at_utc, entry) VALUES (?, ?)",
         [(int(e.at.timestamp()), json.dumps(e.to_json())) for e in entries],
     )
+
+
+def logged_since(conn: sqlite3.Connection, prefix: str, since: datetime) -> bool:
+    """True if an unattributed refusal row whose detail begins with `prefix` was written at or
+    after `since` (the rate limit of unverified requests survives a restart)."""
+    row = conn.execute(
+        "SELECT 1 FROM consumer_log WHERE at_utc >= ? AND json_extract(entry, '$.kind') = "
+        "'refusal' AND substr(json_extract(entry, '$.detail'), 1, ?) = ? LIMIT 1",
+        (int(since.timestamp()), len(prefix), prefix),
+    ).fetchone()
+    return row is not None
 
 
 def read_log(conn: sqlite3.Connection, ap: str | None = None) -> list[LogEntry]:

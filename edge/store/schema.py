@@ -82,4 +82,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
             PRIMARY KEY (ap, month)
         ) WITHOUT ROWID""",
     ),
+    # 5: the grid link marks an outbox entry when it hands it to the broker, so an opt-out can
+    # say how many of the deleted entries had already been sent (edge.release.consent)
+    ("ALTER TABLE outbox ADD COLUMN sent_utc INTEGER",),
 ]

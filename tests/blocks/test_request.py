@@ -62,7 +62,8 @@ def test_forged_request_is_reported_with_its_content(
     forged = sign_request(READOUT, other_key)
     opened = open_request(forged, keyring(key.public_key()))
     assert not opened.signature_valid
-    assert opened.request == READOUT  # so the policy can answer "bad-signature" to req-1
+    # nothing of an unverified message is converted: only its id, so the refusal can name it
+    assert opened.request is None and opened.claimed_id == "req-1"
     assert opened.problem is not None and "unknown kid" in opened.problem
 
 
@@ -70,7 +71,7 @@ def test_tampered_request_is_reported(key: Ed25519PrivateKey) -> None:
     message = sign_request(READOUT, key).replace(b"req-1", b"req-9")
     opened = open_request(message, key.public_key())
     assert not opened.signature_valid
-    assert opened.request is not None and opened.request.id == "req-9"
+    assert opened.request is None and opened.claimed_id == "req-9"
 
 
 @pytest.mark.parametrize("garbage", [b"", b"\xd2\x84", cbor2.dumps("hello")])
@@ -121,3 +122,52 @@ def test_unknown_payload_keys_are_refused() -> None:
 
 def _fields(request: Request) -> dict[str, object]:
     return {name: getattr(request, name) for name in Request.__dataclass_fields__}
+
+
+RESEND = Request("resend", "gw-0001", "871687120000000011", "req-3", 1_790_000_000, 1_790_000_600,
+                 from_seq=4, to_seq=9)  # fmt: skip
+
+
+def test_resend_round_trip(key: Ed25519PrivateKey) -> None:
+    opened = open_request(sign_request(RESEND, key), key.public_key())
+    assert opened.request == RESEND
+    assert cbor2.loads(encode_request(RESEND))["from_seq"] == 4
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"iat": 10**12, "exp": 10**12 + 1},  # year 33658: datetime cannot hold it
+        {"iat": -(10**12)},
+        {"exp": 2**32},
+        {"id": "x" * 65},
+        {"ap": "871\n"},
+        {"type": "resend", "from_seq": 0, "to_seq": 3},
+        {"type": "resend", "from_seq": 1, "to_seq": 10**6},  # a bounded range
+        {"type": "resend", "from_seq": 5},
+        {"from_seq": 1, "to_seq": 2},  # on a readout
+    ],
+)
+def test_fields_out_of_range_are_refused_even_when_signed(
+    key: Ed25519PrivateKey, fields: dict[str, object]
+) -> None:
+    body = {"type": "readout", "gw": "g", "ap": "a", "id": "i", "iat": 1, "exp": 2, **fields}
+    opened = open_request(sign(cbor2.dumps(body), key, REQUEST_CONTENT_TYPE), key.public_key())
+    assert opened.signature_valid and opened.request is None and opened.problem
+
+
+def test_size_is_checked_before_anything_is_decoded(key: Ed25519PrivateKey) -> None:
+    big = sign_request(READOUT, key) + b"\0" * 5000
+    opened = open_request(big, key.public_key())
+    assert opened.request is None and not opened.signature_valid and opened.kid is None
+    assert opened.problem is not None and "at most 4096" in opened.problem
+
+
+def test_a_forged_huge_id_is_echoed_cut_short(
+    key: Ed25519PrivateKey, other_key: Ed25519PrivateKey
+) -> None:
+    body = {"type": "readout", "gw": "g", "ap": "a", "id": "x" * 3000, "iat": 1, "exp": 2}
+    opened = open_request(
+        sign(cbor2.dumps(body), other_key, REQUEST_CONTENT_TYPE), key.public_key()
+    )
+    assert opened.claimed_id == "x" * 64

@@ -10,11 +10,14 @@ from edge.policy import (
     PolicyState,
     UnknownAllocationPointError,
     apply_release,
+    handle_request,
+    opt_out_spans,
     plan_release,
     point_status,
+    set_by,
     set_consent,
 )
-from tests.policy.support import PAP, SAP, config, days, local
+from tests.policy.support import PAP, SAP, config, days, local, request
 
 FIRST = {PAP: date(2026, 5, 1), SAP: date(2026, 5, 1)}
 
@@ -138,3 +141,57 @@ def test_point_status_for_the_retained_status_topic() -> None:
         PAP: {"regime": "quarter-hour", "consent": "opted-out", "last_release_day": None},
         SAP: {"regime": "quarter-hour", "consent": "opted-in", "last_release_day": "2026-06-05"},
     }
+
+
+def test_operator_cannot_lift_the_customers_opt_out() -> None:
+    """Issue 11 item 9: the customer's choice wins."""
+    cfg = config()
+    out = set_consent(PolicyState(), local(2026, 6, 3), cfg, PAP, opted_out=True, by="customer")
+    refused = set_consent(
+        out.state, local(2026, 6, 4), cfg, PAP, opted_out=False, by="grid-operator", ref="r7"
+    )
+    assert refused.state == out.state and refused.state.point(PAP).opted_out
+    assert refused.reply is not None and refused.reply.reason == "customer-opted-out"
+    assert refused.reply.request_id == "r7"
+    assert refused.log[0].kind == "refusal" and "customer-opted-out" in refused.log[0].detail
+    # the customer lifts it himself
+    lifted = set_consent(out.state, local(2026, 6, 5), cfg, PAP, opted_out=False, by="customer")
+    assert not lifted.state.point(PAP).opted_out and lifted.reply is None
+
+
+def test_operator_opt_in_lifts_the_operators_opt_out_and_records_who_and_when() -> None:
+    cfg = config()
+    when = local(2026, 6, 3, 9)
+    out = set_consent(PolicyState(), when, cfg, PAP, opted_out=True, by="grid-operator", ref="a")
+    assert set_by(out.state.point(PAP).consent) == "grid-operator"
+    assert out.state.point(PAP).consent[-1].at == when
+    back = set_consent(
+        out.state, local(2026, 6, 4), cfg, PAP, opted_out=False, by="grid-operator", ref="b"
+    )
+    assert back.reply is None and not back.state.point(PAP).opted_out
+
+
+def test_customer_opt_out_over_the_operators_makes_it_the_customers() -> None:
+    cfg = config()
+    out = set_consent(
+        PolicyState(), local(2026, 6, 3), cfg, PAP, opted_out=True, by="grid-operator"
+    )
+    mine = set_consent(out.state, local(2026, 6, 4), cfg, PAP, opted_out=True, by="customer")
+    assert set_by(mine.state.point(PAP).consent) == "customer"
+    # the opt-out span did not restart: days touched since the 3rd stay blocked
+    assert next(opt_out_spans(mine.state.point(PAP).consent))[0] == local(2026, 6, 3)
+    refused = set_consent(
+        mine.state, local(2026, 6, 5), cfg, PAP, opted_out=False, by="grid-operator"
+    )
+    assert refused.reply is not None and refused.reply.reason == "customer-opted-out"
+
+
+def test_signed_operator_opt_in_against_customer_is_refused_with_reason() -> None:
+    cfg = config()
+    now = local(2026, 6, 5, 12)
+    state = set_consent(PolicyState(), now, cfg, PAP, opted_out=True, by="customer").state
+    req = request(now, rid="op-1", kind="consent", consent="opt-in")
+    out = handle_request(state, now, cfg, req, {PAP: date(2026, 6, 1)})
+    assert out.reply is not None and out.reply.to_json()["reason"] == "customer-opted-out"
+    assert out.reply.request_id == "op-1" and out.state.point(PAP).opted_out
+    assert [e.kind for e in out.log] == ["refusal"]

@@ -58,7 +58,6 @@ def test_requests_are_answered_or_refused_with_their_reason(
         return new_request("readout", gateway=GW, ap=ap, now=now, **options)  # type: ignore[arg-type]
 
     with BlockingClient(broker.settings(), client_id="operator") as client:
-        client.connect()
 
         def send(req: object, key: Ed25519PrivateKey = operator) -> dict[str, object]:
             return ask(client, PREFIX, req, key, timeout=30)  # type: ignore[arg-type]
