@@ -22,7 +22,7 @@ from edge.blocks.keys import load_private_key, load_public_key
 from edge.blocks.request import CONSENT_VALUES
 from edge.commands import grid_fleet, grid_store
 from edge.errors import BlockError, ConfigError, KeyFileError, MqttError, RequestTimeoutError
-from edge.grid.requester import ask, describe_reply, new_request
+from edge.grid.requester import ask, describe_reply, new_request, parse_seq_range
 from edge.grid.verify import BlockReport, VerifyResult, verify_blocks
 
 if TYPE_CHECKING:  # argparse's class is generic only to type checkers
@@ -99,6 +99,9 @@ def _register_request(tools: _SubParsers) -> None:
     parser.add_argument("--type", default="readout", choices=COMMAND_KINDS, dest="kind")
     parser.add_argument("--consent", choices=sorted(CONSENT_VALUES), help="for --type consent")
     parser.add_argument("--day", metavar="YYYY-MM-DD", help="the day asked for (readout)")
+    parser.add_argument(
+        "--resend", metavar="FROM-TO", help="re-queue the signed blocks of seqs FROM..TO (resend)"
+    )
     parser.add_argument("--timeout", type=float, default=30.0, metavar="S", help="wait (30 s)")
     _add_broker_options(parser)
     parser.set_defaults(func=run_request)
@@ -203,16 +206,18 @@ def _fail(tool: str, message: str) -> int:
 
 
 def run_request(args: argparse.Namespace) -> int:
-    """Send one signed request and print the reply (JSON, then one human line)."""
+    """Send one signed request; the reply as JSON on stdout, one human line on stderr."""
     try:
         key = load_private_key(args.key)
+        seqs = parse_seq_range(args.resend) if args.resend else None
         request = new_request(
-            args.kind,
+            "resend" if seqs else args.kind,
             gateway=args.gateway,
             ap=args.ap,
             now=int(time.time()),
             consent=args.consent,
             day=args.day,
+            seqs=seqs,
         )
         settings = _settings(args)
     except (ConfigError, BlockError) as exc:
@@ -225,8 +230,8 @@ def run_request(args: argparse.Namespace) -> int:
         return 1
     except MqttError as exc:
         return _fail("request", str(exc))
-    print(json.dumps(reply, sort_keys=True))
-    print(describe_reply(reply))
+    print(json.dumps(reply, sort_keys=True))  # stdout is JSON only: it pipes into jq
+    print(describe_reply(reply), file=sys.stderr)
     return 0
 
 

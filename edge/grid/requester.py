@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edge.adapters.mqtt_blocking import BlockingClient
 from edge.adapters.mqtt_topics import CommandKind, command_topic, reply_topic
 from edge.blocks.request import Request, sign_request
-from edge.errors import RequestTimeoutError
+from edge.errors import BlockError, RequestTimeoutError
 
 DEFAULT_LIFETIME = 300  # seconds a request stays valid: long enough for a slow link, no longer
 
@@ -33,8 +33,11 @@ def new_request(
     consent: str | None = None,
     day: str | None = None,
     request_id: str | None = None,
+    seqs: tuple[int, int] | None = None,
 ) -> Request:
-    """A request issued at `now` (Unix seconds) with a fresh random id unless one is given."""
+    """A request issued at `now` (Unix seconds) with a fresh random id unless one is given;
+    `seqs` (first, last) for a resend."""
+    first, last = seqs if seqs is not None else (None, None)
     return Request(
         type=kind,
         gw=gateway,
@@ -44,7 +47,22 @@ def new_request(
         exp=now + lifetime,
         consent=consent,
         day=day,
+        from_seq=first,
+        to_seq=last,
     )
+
+
+def parse_seq_range(text: str) -> tuple[int, int]:
+    """``"FROM-TO"`` (or one seq) as (first, last); raises `BlockError` when it is not one."""
+    head, _, tail = text.partition("-")
+    try:
+        first = int(head)
+        last = int(tail) if tail else first
+    except ValueError:
+        raise BlockError(f"--resend {text!r}: expected FROM-TO, e.g. 12-15") from None
+    if not 1 <= first <= last:
+        raise BlockError(f"--resend {text!r}: need 1 <= FROM <= TO")
+    return first, last
 
 
 def ask(
@@ -60,7 +78,7 @@ def ask(
     Raises `RequestTimeoutError` when no reply with this request id arrives within `timeout`
     seconds, and `MqttError` when the broker cannot be used.
     """
-    kind: CommandKind = "consent" if request.type == "consent" else "readout"
+    kind: CommandKind = request.type if request.type in ("consent", "resend") else "readout"  # type: ignore[assignment]
     client.subscribe(reply_topic(prefix, request.gw, kind))
     client.publish(command_topic(prefix, request.gw, kind), sign_request(request, key), qos=1)
     deadline = time.monotonic() + timeout
@@ -91,6 +109,9 @@ def describe_reply(reply: dict[str, Any]) -> str:
     if status == "released":
         periods = ", ".join(f"{a}..{b}" if a != b else a for a, b in reply.get("periods", []))
         return f"released {where}: {periods or 'nothing'}"
+    if status == "resent":
+        seqs = f"{reply.get('from_seq', '?')}-{reply.get('to_seq', '?')}"
+        return f"resent {where}: seq {seqs}, {reply.get('blocks', '?')} blocks re-queued"
     if status == "consent-set":
         return f"consent set {where}: {reply.get('consent', '?')}"
     return f"{status} {where}"

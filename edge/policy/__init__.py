@@ -35,7 +35,14 @@ from edge.policy.requests import (
 )
 from edge.policy.state import PointState, PolicyState, state_from_json, state_to_json
 from edge.policy.throttle import RefusalThrottle, refusal_hour
-from edge.policy.window import push_due, push_instant, push_moment, push_offset, window_end
+from edge.policy.window import (
+    push_due,
+    push_instant,
+    push_moment,
+    push_offset,
+    push_span,
+    window_end,
+)
 
 __all__ = [
     "Actor",
@@ -73,6 +80,7 @@ __all__ = [
     "push_instant",
     "push_moment",
     "push_offset",
+    "push_span",
     "refusal_hour",
     "refuse_unverified",
     "released_today",

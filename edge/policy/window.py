@@ -1,47 +1,68 @@
 """The daily push moment of a gateway inside the push window.
 
 Strategy: the moment is a pure function of the gateway id and the local date — SHA-256 of the id
-gives a stable offset into the window — so it survives restarts without being stored, and a
-million gateways spread evenly over the window instead of publishing at the same second.
+gives a stable number — so it survives restarts without being stored, and a million gateways
+spread evenly instead of publishing at the same second.
+
+Two rules shape the span the moments are spread over, both in real (UTC) seconds:
+- it starts no earlier than the instant the previous day settles (its local midnight plus the
+  policy's `settle`): a moment before that would find yesterday incomplete and push a day late;
+- it is as long as the window really is on that day — 3 h for "01:00-05:00" on spring-forward,
+  5 h on fall-back — so no moment falls into a skipped hour and lands on top of the next one.
+On ordinary days the moment is the same local time every day.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from edge.policy.config import PolicyConfig, PushWindow
-from edge.policy.periods import local_date, require_aware, wall_instant
+from edge.policy.periods import local_date, local_midnight, require_aware, wall_instant
 from edge.policy.state import PolicyState
+
+MIN_SPAN = timedelta(minutes=1)  # a window that closes before yesterday settles still gets one
+
+
+def _digest(gateway_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(gateway_id.encode("utf-8")).digest()[:8], "big")
 
 
 def push_offset(gateway_id: str, window: PushWindow) -> int:
-    """Seconds after the window start at which `gateway_id` pushes; always inside the window."""
-    digest = hashlib.sha256(gateway_id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % window.seconds
+    """Seconds after the window start at which `gateway_id` pushes on an ordinary day with no
+    settle time; always inside the window."""
+    return _digest(gateway_id) % window.seconds
 
 
-def _wall(minute_of_day: int, extra_seconds: int = 0) -> time:
-    total = minute_of_day * 60 + extra_seconds
-    return time(total // 3600, total // 60 % 60, total % 60)
+def _wall(minute_of_day: int) -> time:
+    return time(minute_of_day // 60, minute_of_day % 60)
+
+
+def _nominal_end(config: PolicyConfig, day: date) -> datetime:
+    end = config.push_window.end_minute
+    if end == 24 * 60:
+        return local_midnight(date.fromordinal(day.toordinal() + 1), config.zone)
+    return wall_instant(day, _wall(end), config.zone)
+
+
+def push_span(config: PolicyConfig, day: date) -> tuple[datetime, datetime]:
+    """The UTC span [first, end) the push moments of local `day` are spread over: the window's
+    real extent on that day, from no earlier than the previous day has settled."""
+    start = wall_instant(day, _wall(config.push_window.start_minute), config.zone)
+    first = max(start, local_midnight(day, config.zone) + config.settle)
+    return first, max(_nominal_end(config, day), first + MIN_SPAN)
 
 
 def push_moment(config: PolicyConfig, day: date) -> datetime:
-    """The UTC instant of the push on local `day`.
-
-    The offset is applied to the wall clock, so the moment is the same local time every day; on
-    spring-forward a moment in the skipped hour lands just after it (see `wall_instant`).
-    """
-    offset = push_offset(config.gateway_id, config.push_window)
-    return wall_instant(day, _wall(config.push_window.start_minute, offset), config.zone)
+    """The UTC instant of the push on local `day` (see the module text)."""
+    first, end = push_span(config, day)
+    span = int((end - first).total_seconds())
+    return first + timedelta(seconds=_digest(config.gateway_id) % span)
 
 
 def window_end(config: PolicyConfig, day: date) -> datetime:
     """The UTC instant at which the push window of local `day` closes."""
-    end = config.push_window.end_minute
-    if end == 24 * 60:
-        return wall_instant(date.fromordinal(day.toordinal() + 1), time(0), config.zone)
-    return wall_instant(day, _wall(end), config.zone)
+    return push_span(config, day)[1]
 
 
 def push_instant(config: PolicyConfig, now: datetime, previous: datetime | None) -> datetime | None:

@@ -23,7 +23,14 @@ from edge.cli import main
 from edge.grid.collector import Collector, gap_line
 from edge.grid.requester import ask, new_request
 from edge.grid.subscriber import SessionOptions, collect
-from edge.policy import PointConfig, PolicyConfig, PolicyState, Request, handle_request
+from edge.policy import (
+    PointConfig,
+    PolicyConfig,
+    PolicyState,
+    Request,
+    handle_request,
+    refuse_unverified,
+)
 from tests.blocks.factory import AP, GW, make_chain
 from tests.mqtt.helpers import TIMEOUT, running_link
 from tests.support.mosquitto import Broker, mosquitto_fixture
@@ -45,7 +52,12 @@ class StubGateway:
     def __call__(self, command: Command) -> None:
         opened = open_request(command.payload, self.operator)
         raw = opened.request
-        assert raw is not None and self.link is not None
+        assert self.link is not None
+        if raw is None:  # unverified: refused from its claimed id alone, as the agent does
+            refused = refuse_unverified(datetime.now(UTC), command.kind, opened.claimed_id, "")
+            assert refused.reply is not None
+            self.link.publish_reply(command.kind, json.dumps(refused.reply.to_json()).encode())
+            return
         request = Request(
             type=command.kind,
             gw=raw.gw,
