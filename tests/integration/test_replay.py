@@ -8,6 +8,7 @@ import json
 import os
 import pty
 import random
+import re
 import select
 import signal
 import subprocess
@@ -366,3 +367,24 @@ def test_export_of_a_long_range_shows_progress_on_a_terminal_only(tmp_path: Path
     assert len(rows) == 189 + 7  # two days, each midnight once, and 22:15-23:45Z of the 30th
     for row in rows:
         assert row_registers(row) == truth[(meter_ascii(row["meter"]), row["boundary_utc"])]
+
+
+def test_the_first_boundary_is_measured_by_a_telegram_within_the_meters_interval(
+    tmp_path: Path,
+) -> None:
+    # issue 11 item 3: `firmware-sim run --dialect dsmr4 --start 2026-03-28T00:00:03+01:00`
+    rendered = render("dsmr4", start="2026-03-28T00:00:03+01:00", duration="1h", seed=12,
+                      profile="household")  # fmt: skip
+    (tmp_path / "m.cap").write_bytes(rendered.data)
+    config = write_config(tmp_path, [(PRIMARY, "primary", "/dev/null-not-used", "dsmr4")])
+    result = edge("replay", "--config", str(config), "--ap", PRIMARY, str(tmp_path / "m.cap"))
+    assert result.returncode == 0, result.stderr
+    first = export_rows(config, PRIMARY, "2026-03-28", "2026-03-28")[0]
+    assert (first["boundary_utc"], first["status"]) == ("2026-03-27T23:00:00Z", "measured")
+    # the simulator's truth begins at 23:15; at 23:00 the reading is the +3 s telegram's own
+    text = rendered.telegrams[0].decode("ascii")
+    own = tuple(
+        int(re.search(rf"1-0:{obis}\((\d+)\.(\d+)\*kWh\)", text).expand(r"\1\2"))  # type: ignore[union-attr]
+        for obis in ("1.8.1", "1.8.2", "2.8.1", "2.8.2")
+    )
+    assert row_registers(first) == own
