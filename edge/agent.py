@@ -7,6 +7,15 @@ transaction. Time: with `clock = "system"` the gateway's clock is "now" (and the
 R4); with `clock = "meter"` "now" is the newest meter time seen (replays, demos). Hooks
 (`after_commit`, `on_tick`) let the release machinery and the status writer plug in without
 this module knowing them.
+
+Truthful storage: an engine checkpoint is written only in the transaction that also holds every
+closure it implies. When a commit fails (disk full, database locked) the closures are kept in
+memory and retried with backoff under a `store` alarm, and nothing is reported as committed;
+after `store_give_up_s` of failing the agent stops non-zero. So the stored checkpoint never
+runs ahead of the stored data, and a restart re-settles from what is really on disk.
+
+Supervision: `health` is the board of alarms and component states that every worker thread
+reports to (edge.supervisor); a fatal report stops the loop with exit code 1, for systemd.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from zoneinfo import ZoneInfo
 from edge import status
 from edge.adapters.source_base import SourceBatch, SourceWorker
 from edge.adapters.sources import make_source
+from edge.clock import clock_trusted
 from edge.config import Config
 from edge.config.model import Clock
 from edge.config.points import FileSource as FileSourceConfig
@@ -33,15 +43,20 @@ from edge.config.points import MBusSource
 from edge.ingest import Ingestor, PointFeed, interval_for
 from edge.p1 import Telegram
 from edge.registers import Closed, MeterEngine
-from edge.store import connect
-from edge.store.registers import commit_closed, load_checkpoints
+from edge.store import DataDirLock, connect
+from edge.store.registers import commit_closed, load_checkpoints, stored_until
+from edge.supervisor import Health
 
 if TYPE_CHECKING:
     from edge.web.server import WebServer
 
 LOG: Final = logging.getLogger("edge.agent")
 TICK_S: Final = 1.0
-STATUS_EVERY_S: Final = 5.0
+# status.json is rewritten when something an installer looks at changed (a source's state, an
+# alarm, a link, a closed quarter-hour), else at this heartbeat: flash wears per rewrite.
+STATUS_HEARTBEAT_S: Final = 60.0
+STORE_ALARM: Final = "store"
+STORE_RETRY_MAX_S: Final = 30.0
 # Batches waiting for the main loop. A replay's batch is a 4 MiB chunk (one commit, one fsync,
 # per batch rather than per quarter-hour read): a few in flight bound the memory of decoded
 # telegrams; a live line's batches are tiny and never fill it.
@@ -73,15 +88,33 @@ class Agent:
         self.config = config
         self.until_eof = until_eof
         self.tz = ZoneInfo(config.gateway.timezone)
-        self.conn = conn or connect(config.gateway.data_dir)
+        # one agent per data directory (a second one exits 2 with the holder's pid)
+        self.lock = DataDirLock(config.gateway.data_dir) if conn is None else None
+        try:
+            self.conn = conn or connect(config.gateway.data_dir)
+        except BaseException:
+            if self.lock is not None:
+                self.lock.release()
+            raise
         self.queue: queue.Queue[SourceBatch] = queue.Queue(maxsize=QUEUE_BATCHES)
         self.hooks = AgentHooks()
         self.status_parts: dict[str, Callable[[], object]] = {}  # extra sections of status.json
+        self.health = Health()
         self._status_due = 0.0
+        self._status_seen: object = None
+        self._unstored: list[Closed] = []  # closures whose commit failed, retried in order
+        self._store_retry_at = 0.0
+        self._store_delay = 1.0
+        self._store_failing_since: float | None = None
+        # failing commits this long: stop (systemd restarts a live agent; a replay reports)
+        self.store_give_up_s = 30.0 if until_eof else 300.0
+        self._stored_until = stored_until(self.conn)
+        self.clock_trusted = True  # see edge.clock; read by the release service
         self.stop_event = threading.Event()
         self._replay = sources is not None  # a replay serves no page
         self._source_urls = sources or self._configured_sources()
         self.sources: dict[str, list[SourceWorker]] = {}
+        self.last_telegram: dict[str, Telegram] = {}  # per source, for the detected dialect
         self._reading: dict[str, int] = {}  # which capture of a point is being read
         self.ingestor = self._build_ingestor()
         self.now = 0
@@ -127,17 +160,17 @@ class Agent:
             point = self.config.point(ap)
             workers: list[SourceWorker] = []
             for url in urls:
-                workers.append(
-                    make_source(
-                        ap,
-                        url,
-                        self.queue,
-                        dialect=str(point.dialect),
-                        key=point.key,
-                        auth_key=point.auth_key,
-                        local_tz=self.tz,
-                    )
+                worker = make_source(
+                    ap,
+                    url,
+                    self.queue,
+                    dialect=str(point.dialect),
+                    key=point.key,
+                    auth_key=point.auth_key,
+                    local_tz=self.tz,
                 )
+                worker.health = self.health
+                workers.append(worker)
             self.sources[ap] = workers
             self._reading[ap] = 0
             workers[0].start()  # captures of one point are read one after the other
@@ -154,7 +187,11 @@ class Agent:
         try:
             web = self._start_web()
             while not self.stop_event.is_set():
-                batch = self._next_batch()
+                if self.health.fatal is not None:
+                    self.exit_code = self.exit_code or 1
+                    break
+                # one blocking wait until the next tick: no polling wake-ups between
+                batch = self._next_batch(next_tick - time.monotonic())
                 if batch is not None:
                     self._handle(batch)
                 if time.monotonic() >= next_tick:
@@ -162,7 +199,11 @@ class Agent:
                     next_tick = time.monotonic() + TICK_S
                 if self.until_eof and self.all_read():
                     self._tick(final=True)
-                    break
+                    if not self._unstored:  # else: retried with backoff, or given up
+                        break
+        except Exception:
+            LOG.exception("agent: the main loop failed")
+            self.exit_code = 1
         finally:
             if web is not None:
                 web.stop()
@@ -177,24 +218,29 @@ class Agent:
 
         return start_web(self)
 
-    def _next_batch(self) -> SourceBatch | None:
+    def _next_batch(self, timeout: float) -> SourceBatch | None:
         try:
-            return self.queue.get(timeout=0.2)
+            if timeout <= 0:
+                return self.queue.get_nowait()
+            return self.queue.get(timeout=timeout)
         except queue.Empty:
             return None
 
     def _handle(self, batch: SourceBatch) -> None:
         telegrams = [e for e in batch.events if isinstance(e, Telegram)]
+        if telegrams:
+            self.last_telegram[batch.source] = telegrams[-1]
         received = None
         live = not self._source_urls[batch.source][0].startswith("file:")
-        if self.config.gateway.clock is Clock.SYSTEM and live:
+        # An unsynchronised clock is no reference for the meter's (no R4 judgement on it).
+        if self.config.gateway.clock is Clock.SYSTEM and live and self.clock_trusted:
             received = int(time.time() - (time.monotonic() - batch.received_monotonic))
         closed = self.ingestor.feed(batch.source, telegrams, received)
         # live views see the telegrams before their closures: a quarter's last telegrams are
         # judged against the month as it stood (the peak warning); the store is read after
         # the commit (`after_commit`)
         for hook in self.hooks.on_telegrams:
-            hook(batch.source, telegrams)
+            self._call(hook, batch.source, telegrams)
         if batch.eof:
             closed += self.ingestor.source_ended(batch.source)  # what the time gate still held
             self._next_capture(batch.source)
@@ -209,21 +255,60 @@ class Agent:
 
     def _tick(self, *, final: bool = False) -> None:
         now = self._now()
+        system = self.config.gateway.clock is Clock.SYSTEM
+        self._judge_clock(now)
         # Silence settles boundaries as missing only against a clock that runs for every meter:
-        # the gateway's. Meter time comes from each source at its own pace (replays read as
-        # fast as they can), so there the newest meter time would wrongly condemn a meter that
-        # is merely behind; it is used once, when every capture has been read.
-        if now and (final or self.config.gateway.clock is Clock.SYSTEM):
+        # the gateway's, and only while it is believable. Meter time comes from each source at
+        # its own pace (replays read as fast as they can), so there the newest meter time would
+        # wrongly condemn a meter that is merely behind; it is used once, when every capture
+        # has been read.
+        if now and (final or (system and self.clock_trusted)):
             self._commit(self.ingestor.advance(now))
+        elif self._unstored and time.monotonic() >= self._store_retry_at:
+            self._commit([])
         for hook in self.hooks.on_tick:
-            hook(now)
-        if time.monotonic() >= self._status_due:
+            self._call(hook, now)
+        self._maybe_write_status()
+
+    def _judge_clock(self, now: int) -> None:
+        if self.config.gateway.clock is not Clock.SYSTEM:
+            return
+        trusted = clock_trusted(now, self._stored_until)
+        if trusted != self.clock_trusted:
+            self.clock_trusted = trusted
+            if trusted:
+                self.health.clear("clock")
+            else:
+                self.health.alarm(
+                    "clock", "system clock not synchronised (before the build date or the data)"
+                )
+
+    def _maybe_write_status(self) -> None:
+        """Rewrite status.json when what it shows changed, else at the heartbeat."""
+        seen = (self.health.version, status.source_states(self))
+        if seen != self._status_seen or time.monotonic() >= self._status_due:
+            self._status_seen = seen
             self.write_status()
-            self._status_due = time.monotonic() + STATUS_EVERY_S
 
     def write_status(self) -> None:
-        """Rewrite `status.json` in the data directory."""
-        status.write(self.config.gateway.data_dir, status.snapshot(self))
+        """Rewrite `status.json` in the data directory (an unwritable one is an alarm)."""
+        self._status_due = time.monotonic() + STATUS_HEARTBEAT_S
+        try:
+            status.write(self.config.gateway.data_dir, status.snapshot(self))
+        except OSError as exc:
+            self.health.alarm("status-file", f"cannot write status.json: {exc}")
+        else:
+            self.health.clear("status-file")
+
+    def _call(self, hook: Callable[..., None], *args: object) -> None:
+        """A hook's database trouble is transient (alarm, next tick again); a bug is fatal."""
+        try:
+            hook(*args)
+        except sqlite3.Error as exc:
+            self.health.alarm(STORE_ALARM, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:
+            LOG.exception("agent: a hook failed")
+            self.health.die(f"{getattr(hook, '__qualname__', hook)}: {exc}")
 
     def _now(self) -> int:
         if self.config.gateway.clock is Clock.METER:
@@ -233,13 +318,41 @@ class Agent:
         return self.now
 
     def _commit(self, closed: list[Closed]) -> None:
-        if not closed:
+        """Store `closed` (after any earlier closures still unstored) with the checkpoints."""
+        pending = self._unstored + closed if self._unstored else closed
+        if not pending:
+            return
+        if self._unstored and time.monotonic() < self._store_retry_at:
+            self._unstored = pending  # backing off: keep them, in order, for the retry
             return
         checkpoints = {ap: engine.checkpoint() for ap, engine in self.ingestor.engines.items()}
-        commit_closed(self.conn, closed, checkpoints)
+        try:
+            commit_closed(self.conn, pending, checkpoints)
+        except sqlite3.Error as exc:
+            self._unstored = pending
+            self._store_failed(exc, len(pending))
+            return
+        if self._unstored:
+            LOG.info("store: %d closures stored after the retry", len(pending))
+            self._unstored = []
+            self._store_failing_since = None
+            self._store_delay = 1.0
+            self.health.clear(STORE_ALARM)
+        self._stored_until = max(self._stored_until or 0, max(c.boundary.utc for c in pending))
         now = self._now()
         for hook in self.hooks.after_commit:
-            hook(closed, now)
+            self._call(hook, pending, now)
+
+    def _store_failed(self, exc: sqlite3.Error, count: int) -> None:
+        mono = time.monotonic()
+        if self._store_failing_since is None:
+            self._store_failing_since = mono
+        text = f"commit failed ({exc}); {count} closures kept in memory, retrying"
+        self.health.alarm(STORE_ALARM, text)
+        if mono - self._store_failing_since >= self.store_give_up_s:
+            self.health.die(f"store: {exc}")
+        self._store_retry_at = mono + self._store_delay
+        self._store_delay = min(self._store_delay * 2, STORE_RETRY_MAX_S)
 
     def all_read(self) -> bool:
         """Every `file:` capture read AND every batch of it handled (nothing left queued)."""
@@ -259,14 +372,44 @@ class Agent:
         for workers in self.sources.values():
             for worker in workers:
                 worker.stop()
-        # Keep what the open intervals have seen: a restart continues mid-quarter.
+        # Keep what the open intervals have seen: a restart continues mid-quarter. The
+        # checkpoint goes only together with every closure it implies, or not at all.
         checkpoints = {ap: engine.checkpoint() for ap, engine in self.ingestor.engines.items()}
-        commit_closed(self.conn, [], checkpoints)
+        try:
+            commit_closed(self.conn, self._unstored, checkpoints)
+            self._unstored = []
+        except sqlite3.Error as exc:
+            LOG.error(
+                "store: %d closures and the engines' state could not be stored (%s); the "
+                "database keeps its last committed state",
+                len(self._unstored),
+                exc,
+            )
+            self.exit_code = self.exit_code or 1
         for hook in self.hooks.on_stop:
-            hook()
+            self._call(hook)
+        self._check_drained()
+        if self.health.fatal is not None:
+            self.exit_code = self.exit_code or 1
         self.stopped = True
         self.write_status()
-        LOG.info("agent stopped")
+        if self.lock is not None:
+            self.lock.release()
+        LOG.info("agent stopped (exit %d)", self.exit_code)
+
+    def _check_drained(self) -> None:
+        """`--until-eof` never ends with 0 while blocks wait for delivery."""
+        if not self.until_eof or self.config.grid is None:
+            return
+        try:
+            (left,) = self.conn.execute("SELECT count(*) FROM outbox").fetchone()
+        except sqlite3.Error as exc:
+            LOG.error("store: cannot count the outbox: %s", exc)
+            self.exit_code = self.exit_code or 1
+            return
+        if left:
+            LOG.error("%d blocks are still queued for the grid operator: not delivered", left)
+            self.exit_code = self.exit_code or 1
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():

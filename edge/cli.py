@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -58,4 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except sqlite3.DatabaseError as exc:  # damage found by a query: one line, with the path
+        from edge.store.db import last_opened
+
+        where = last_opened() or "the database"
+        print(f"edge-agent: {where}: {exc}; restore a backup or move it away", file=sys.stderr)
+        return 2
     return result

@@ -1,7 +1,12 @@
-"""The agent's status: a JSON snapshot in the data directory, for `edge-agent status`.
+"""The agent's status: ONE model, built here, rendered by the CLI, status.json and MQTT.
 
-The agent rewrites it atomically (temporary file + rename) every few seconds, so a reader never
-sees half a file and the status command needs no connection to the running process.
+Strategy: `snapshot(agent)` builds the model from the running agent (sources, points, links,
+alarms, clock) and the extra sections hooks register (release, local). `status.json` is that
+model as JSON, rewritten atomically (temporary file + rename) when it changed and at a slow
+heartbeat, so `edge-agent status` needs no connection to the process; `complete()` adds what
+only the database knows (also when the agent is stopped); `grid_view()` is the part of it that
+may leave the house on the retained grid status (SPEC §5: of an opted-out point, nothing but
+"opted-out"). Nothing else assembles a status.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -17,12 +23,28 @@ from edge import __version__
 
 if TYPE_CHECKING:
     from edge.agent import Agent
+    from edge.p1 import Telegram
 
 STATUS_FILE: Final = "status.json"
+# status.json older than this while "running" means the agent died without saying so
+STALE_S: Final = 180.0
+GRID_POINT_KEYS: Final = (
+    "role", "regime", "consent", "opted_out", "last_release_day", "outbox_depth", "alarms",
+)  # fmt: skip
+
+
+def source_states(agent: Agent) -> tuple[tuple[str, str, str | None], ...]:
+    """What of the sources changes the status when it changes (not the counters)."""
+    states = []
+    for workers in agent.sources.values():
+        for worker in workers:
+            st = worker.status()
+            states.append((st.name, st.state, st.last_error))
+    return tuple(states)
 
 
 def snapshot(agent: Agent) -> dict[str, Any]:
-    """The status as plain data: sources, allocation points, extra sections from hooks."""
+    """The status as plain data (see the module text)."""
     sources = []
     mono, wall = time.monotonic(), time.time()
     for workers in agent.sources.values():
@@ -32,9 +54,9 @@ def snapshot(agent: Agent) -> dict[str, Any]:
             sources.append(
                 {
                     "name": st.name,
-                    "port": st.url,
+                    "port": _full_path(st.url),
                     "state": st.state,
-                    "dialect": str(agent.config.point(st.name).dialect),
+                    "dialect": detected_dialect(agent, st.name),
                     "line": st.line,
                     "telegrams": st.telegrams,
                     "crc_errors": st.crc_errors,
@@ -53,28 +75,113 @@ def snapshot(agent: Agent) -> dict[str, Any]:
         points[point.ean] = {
             "role": str(point.role),
             "name": point.name,
-            "meter": counters.meter,
+            "meter": readable_meter_id(counters.meter),
+            "meter_raw": counters.meter,
             "readings": counters.readings,
             "rejected_time": counters.rejected_time,  # implausible meter times (SPEC §4)
             "last_reading_utc": _iso_epoch(counters.last_meter_time),
             "pending_boundary_utc": _iso_epoch(engine.pending),
         }
-    return {
+    health = agent.health
+    model: dict[str, Any] = {
         "gateway": agent.config.gateway.id,
         "version": __version__,
         "pid": os.getpid(),
         "written_utc": _iso_epoch(wall),
         "running": not agent.stopped,
         "now_utc": _iso_epoch(agent.now or None),
+        "clock": agent.config.gateway.clock.value,
+        "clock_trusted": agent.clock_trusted,
+        "alarms": [alarm.to_json() for alarm in health.alarms()],
+        "links": health.states(),
         "sources": sources,
         "points": points,
-        **{name: part() for name, part in agent.status_parts.items()},
+    }
+    for name, part in agent.status_parts.items():
+        extra = part()
+        if isinstance(extra, dict) and isinstance(extra.get("points"), dict):
+            _merge_points(model["points"], extra.pop("points"))  # one entry per point
+            if not extra:
+                continue
+        model[name] = extra
+    return model
+
+
+def _merge_points(points: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Fold a section's per-point fields into the model's points (one entry per point)."""
+    for ean, fields in extra.items():
+        entry = points.setdefault(ean, {})
+        for key, value in fields.items():
+            entry.setdefault(key, value)
+
+
+def detected_dialect(agent: Agent, name: str) -> str:
+    """The configured dialect, or for `auto` what the last telegram shows (P1 version)."""
+    configured = str(agent.config.point(name).dialect)
+    if configured != "auto":
+        return configured
+    telegram = agent.last_telegram.get(name)
+    return dialect_of(telegram) if telegram is not None else "auto (nothing read yet)"
+
+
+def dialect_of(telegram: Telegram) -> str:
+    """The dialect a telegram speaks, from its P1 version line (1-3:0.2.8 / 0-0:96.1.4)."""
+    version = telegram.version
+    if version is None:
+        return "dsmr22" if telegram.timestamp is None else "dsmr3"
+    if telegram.value("0-0:96.1.4") is not None:
+        return "fluvius"
+    if version.startswith("5"):
+        return "dsmr5"
+    if version.startswith("4"):
+        return "dsmr4"
+    return f"dsmr (version {version})"
+
+
+def readable_meter_id(meter: str | None) -> str | None:
+    """The DSMR equipment id as text where it is hex-encoded ASCII (e.g. "E0044007...")."""
+    if not meter or len(meter) % 2:
+        return meter
+    try:
+        text = bytes.fromhex(meter).decode("ascii")
+    except ValueError:
+        return meter
+    return text if text.isprintable() and text.strip() == text else meter
+
+
+def _full_path(url: str) -> str:
+    """A device path with its symlinks resolved as well (`/dev/p1-main -> /dev/ttyUSB0`)."""
+    if url.startswith("/"):
+        real = os.path.realpath(url)
+        return url if real == url else f"{url} -> {real}"
+    return url
+
+
+def grid_point(point: Mapping[str, Any]) -> dict[str, Any]:
+    """What of a point may leave on the grid status: of an opted-out one only the opt-out."""
+    if point.get("opted_out") or point.get("consent") == "opted-out":
+        return {"consent": "opted-out", "opted_out": True}
+    fields = {key: point[key] for key in GRID_POINT_KEYS if key in point}
+    for key in ("last_telegram_utc", "last_reading_utc"):  # the agent's or the model's name
+        if key in point:
+            fields["last_telegram_utc"] = point[key]
+            break
+    return fields
+
+
+def grid_view(model: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of the model that goes on the retained grid status."""
+    return {
+        "points": {ean: grid_point(p) for ean, p in model.get("points", {}).items()},
+        "clock_trusted": model.get("clock_trusted"),
+        "alarms": model.get("alarms", []),
     }
 
 
 def write(data_dir: Path, status: dict[str, Any]) -> None:
+    """Replace status.json atomically; `OSError` if it cannot be written (the caller alarms)."""
     target = data_dir / STATUS_FILE
-    temporary = target.with_suffix(".tmp")
+    temporary = target.with_name(f".{STATUS_FILE}.tmp")
     temporary.write_text(json.dumps(status, indent=1))
     os.replace(temporary, target)
 
@@ -84,7 +191,27 @@ def read(data_dir: Path) -> dict[str, Any] | None:
         data: dict[str, Any] = json.loads((data_dir / STATUS_FILE).read_text())
     except (OSError, ValueError):
         return None
-    return data
+    return data if isinstance(data, dict) else None
+
+
+def agent_running(status: dict[str, Any]) -> bool:
+    """The status.json says running, is fresh, and its process still exists."""
+    if not status.get("running"):
+        return False
+    age = age_s(status.get("written_utc"))
+    pid = status.get("pid")
+    alive = isinstance(pid, int) and Path(f"/proc/{pid}").exists()
+    return alive and age is not None and age < STALE_S
+
+
+def age_s(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return (datetime.now(UTC) - moment).total_seconds()
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -26,6 +26,8 @@ CHUNK: Final = 4 << 20
 class FileSource(SourceWorker):
     """Reads a `file:PATH` capture once, as fast as the consumer takes the batches."""
 
+    restartable = False  # read once: a failure part-way cannot be resumed
+
     def __init__(
         self,
         name: str,

@@ -15,7 +15,17 @@ shows it in the status alarms and the log, and blocks only that point until `ret
 
 MQTT 3.1.1 has no reason code in PUBACK: mosquitto acknowledges a publish its ACL denies and
 drops it, so with protocol "3.1.1" a refused publish looks delivered. Use MQTT 5 where the
-broker speaks it (the default).
+broker speaks it (the default); with 3.1.1 the link's state in the status says so.
+
+Supervision: the link thread's body runs under `edge.supervisor.supervise`. A failure that is
+not the broker's (the database locked by another process for longer than the busy timeout, a
+full disk) raises the `grid link` alarm, is told to the broker on the retained status while
+the connection still stands, and the body starts again after a backoff; one that lasts too
+long marks the process fatal (the agent exits non-zero). The connection state (connected /
+backoff with the last error / refused) goes to the agent's `Health` for the status model.
+
+The retained status is published when its content changes and otherwise as a slow heartbeat
+(`status_heartbeat`, minutes): a status every few seconds wears the broker and says nothing.
 
 Threads, for the agent: `on_command` is called on paho's network thread (hand the payload to
 your own queue, do not block); every other public method may be called from any thread.
@@ -23,6 +33,7 @@ your own queue, do not block); every other public method may be called from any 
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import socket
@@ -72,10 +83,12 @@ from edge.adapters.mqtt_topics import (
 from edge.errors import MqttError
 from edge.store.db import connect, transaction
 from edge.store.outbox import DEFAULT_CAPACITY, Outbox
+from edge.supervisor import Health, supervise
 
 __all__ = ["Command", "GridLink"]  # Command lives in mqtt_events; callers import it here
 
 log = logging.getLogger("edge.mqtt")
+LINK_ALARM = "grid link"
 
 
 class GridLink:
@@ -91,8 +104,11 @@ class GridLink:
         on_command: Callable[[Command], None] | None = None,
         capacity: int = DEFAULT_CAPACITY,
         retry_after: float = 60.0,
-        poll_interval: float = 5.0,
+        poll_interval: float = 30.0,
+        status_heartbeat: float = 300.0,
+        give_up_s: float = 600.0,
         version: str = __version__,
+        health: Health | None = None,
     ) -> None:
         self.settings = settings
         self.gateway_id = gateway_id
@@ -101,7 +117,14 @@ class GridLink:
         self._on_command = on_command
         self._retry_after = retry_after
         self._poll = poll_interval
+        self._heartbeat = status_heartbeat
+        self._give_up_s = give_up_s
         self._version = version
+        self.health = health or Health()
+        self._stop_flag = threading.Event()
+        self._last_status: bytes | None = None
+        self._status_wanted = False  # a status publish asked for in the current batch
+        self._status_due = 0.0
         self._status_topic = status_topic(prefix, gateway_id)  # also validates the names
         self._context: ssl.SSLContext | None = tls_context(settings) if settings.tls else None
         self._events: queue.Queue[Event] = queue.Queue()
@@ -122,12 +145,16 @@ class GridLink:
         if self._thread is not None:
             raise MqttError("the grid link is already started")
         self._thread = threading.Thread(target=self._run, name="mqtt-link", daemon=True)
+        # an alarm raised or cleared anywhere in the agent changes the retained status
+        self.health.listeners.append(self._health_changed)
+        self._report_state()
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Say goodbye (retained offline status), disconnect and end the link thread."""
         if self._thread is None:
             return
+        self._stop_flag.set()
         self._events.put(Stop())
         self._thread.join(timeout)
         if self._thread.is_alive():
@@ -195,8 +222,54 @@ class GridLink:
         with self._cond:
             self._status = replace(self._status, **changes)
             self._cond.notify_all()
+        self._report_state()
+
+    def _report_state(self) -> None:
+        """The connection as the status model shows it (edge.status: `links.grid`)."""
+        st = self._status
+        error = st.link_error or st.connect_error
+        if st.connected and not st.link_error:
+            state = "connected"
+        elif st.connect_error and st.connect_error.startswith("connection refused"):
+            state = "refused"
+        elif error:
+            state = "backoff"
+        else:
+            state = "connecting"
+        fields: dict[str, Any] = {
+            "broker": self.settings.url,
+            "protocol": self.settings.protocol,
+            "state": state,
+            "last_error": error,
+            "outbox_depth": st.depth,
+        }
+        if self.settings.protocol != "5":
+            fields["note"] = "MQTT 3.1.1: a broker's refusal of a block cannot be detected"
+        self.health.set_state("grid", fields)
+
+    def _health_changed(self) -> None:
+        self._events.put(Publish(self._status_topic, b"", retain=True))
 
     def _run(self) -> None:
+        supervise(
+            LINK_ALARM,
+            self._run_once,
+            self.health,
+            self._stop_flag,
+            backoff_min=self.settings.reconnect_min,
+            backoff_max=self.settings.reconnect_max,
+            give_up_s=self._give_up_s,
+        )
+
+    def _run_once(self) -> None:
+        """Connect, serve and reconnect until stopped; raises on a failure of our own."""
+        try:
+            self._serve_outbox()
+        except Exception as exc:
+            self._set_status(connected=False, link_error=f"{type(exc).__name__}: {exc}")
+            raise
+
+    def _serve_outbox(self) -> None:
         conn = connect(self._db_path)
         # This connection only deletes acknowledged entries and counts attempts. Losing such a
         # commit at a power cut re-sends a block (harmless: at least once, the collector
@@ -214,9 +287,6 @@ class GridLink:
                 log.debug("mqtt: reconnecting to %s in %.1f s", self.settings.url, delay)
                 self._idle(outbox, delay)
                 delay = min(delay * 2, self.settings.reconnect_max)
-        except Exception:
-            log.exception("mqtt: the grid link thread failed")
-            raise
         finally:
             conn.close()
 
@@ -265,6 +335,14 @@ class GridLink:
             self._serve(session, outbox)
         except MqttError as exc:
             log.warning("mqtt: %s", exc)
+        except Exception as exc:
+            # our own trouble (the database): tell the broker before the connection goes
+            self._set_status(link_error=f"{type(exc).__name__}: {exc}")
+            try:
+                self._publish_status_now(session, wait=True)
+            except MqttError as lost:  # the broker is gone too: the alarm waits for the next
+                log.debug("mqtt: cannot publish the alarm: %s", lost)
+            raise
         finally:
             self._set_status(connected=False)
             close_client(session.client)
@@ -296,12 +374,22 @@ class GridLink:
                 return
             self._pump(session, outbox)
             self._refresh(outbox, session)  # once per batch: SQLite counts are not free
+            if self._status_wanted:
+                self._status_wanted = False
+                self._publish_status_now(session)
+            if self._status.link_error is not None:  # the database works again
+                self._set_status(link_error=None)
+                self.health.clear(LINK_ALARM)
+                self._publish_status(session, outbox)
+            elif session.connected and time.monotonic() >= self._status_due:
+                self._publish_status(session, outbox)  # the heartbeat
 
     def _timeout(self, session: Session, connack_deadline: float) -> float:
         now = time.monotonic()
         if not session.connected:
             return max(0.0, connack_deadline - now)
-        waits = [self._poll, *(at - now for at in session.retry_at.values() if at > now)]
+        heartbeat = self._status_due - now
+        waits = [self._poll, heartbeat, *(at - now for at in session.retry_at.values() if at > now)]
         return max(0.0, min(waits))
 
     def _handle(self, session: Session, outbox: Outbox, batch: list[Event]) -> bool:
@@ -357,6 +445,7 @@ class GridLink:
         topics = [(command_topic(self.prefix, self.gateway_id, k), 1) for k in COMMAND_KINDS]
         rc, _mid = session.client.subscribe(topics)
         _check(rc, "subscribe to the command topics")
+        self._last_status = None  # a new connection: say it, whatever was said before
         self._publish_status(session, outbox)
         return True
 
@@ -402,21 +491,43 @@ class GridLink:
 
     def _publish_extra(self, session: Session, outbox: Outbox, event: Publish) -> None:
         if event.topic == self._status_topic:
-            self._publish_status(session, outbox)
+            # after the batch's transaction: a status read inside it would count the batch's
+            # uncommitted deletes, and a waiter could see "delivered" before the commit
+            self._status_wanted = True
         else:
             info = session.client.publish(event.topic, event.payload, qos=1)
             _check(info.rc, f"publish {event.topic}")
 
     def _publish_status(self, session: Session, outbox: Outbox) -> None:
         self._refresh(outbox, None)
+        self._publish_status_now(session)
+
+    def _publish_status_now(self, session: Session, *, wait: bool = False) -> None:
+        """The retained status, if it changed or the heartbeat is due (no database reads)."""
+        if not session.connected:
+            return
         with self._cond:
-            fields = self._fields
+            fields = dict(self._fields)
+        fields["alarms"] = [
+            *fields.get("alarms", ()),
+            *(a.to_json() for a in self.health.alarms() if a.key != LINK_ALARM),
+        ]
         payload = status_json(
             self._status, gateway=self.gateway_id, version=self._version, fields=fields, online=True
         )
+        # the last telegram's time moves every second: it alone is no change (the heartbeat
+        # carries it), anything else is
+        stable = _without_telegram_times(payload)
+        now = time.monotonic()
+        if stable == self._last_status and now < self._status_due:
+            return
         info = session.client.publish(self._status_topic, payload, qos=1, retain=True)
         _check(info.rc, "publish the status")
         session.status_mid = info.mid
+        self._last_status = stable
+        self._status_due = now + self._heartbeat
+        if wait:
+            info.wait_for_publish(timeout=min(5.0, self.settings.connect_timeout))
 
     def _goodbye(self, session: Session) -> None:
         """A clean stop sends no will: publish the offline status ourselves, then disconnect."""
@@ -467,6 +578,14 @@ class GridLink:
             self._on_command(Command(kind, message.topic, bytes(message.payload)))
         except Exception:
             log.exception("mqtt: the command handler failed on %s", message.topic)
+
+
+def _without_telegram_times(payload: bytes) -> bytes:
+    body = json.loads(payload)
+    for point in (body.get("points") or {}).values():
+        if isinstance(point, dict):
+            point.pop("last_telegram_utc", None)
+    return json.dumps(body, sort_keys=True).encode()
 
 
 def _check(rc: int, what: str) -> None:

@@ -112,7 +112,11 @@ class BlockingClient:
                 self._cond.wait(left)
 
     def connect(self, timeout: float | None = None) -> None:
-        """Connect and wait for a successful CONNACK."""
+        """Connect and wait for a successful CONNACK (once: `with` already connects)."""
+        if self._connack is not None and not self._connack.is_failure and self._gone is None:
+            # already connected (`with` connects): a second connect() would race paho's
+            # network thread for the socket and leak one
+            return
         try:
             self._client.connect(self.settings.host, self.settings.port, self.settings.keepalive)
         except (OSError, ValueError) as exc:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from edge.status import grid_point
+
 
 @dataclass(frozen=True, slots=True)
 class PublishFailure:
@@ -52,6 +54,7 @@ class LinkStatus:
     failures: tuple[PublishFailure, ...] = ()
     connect_error: str | None = None
     subscribe_error: str | None = None
+    link_error: str | None = None  # the link's own failure (its database), being retried
     delivered: int = 0
     generation: int = 0
 
@@ -68,6 +71,8 @@ class LinkStatus:
         alarms += [failure.to_json() for failure in self.failures]
         if self.subscribe_error:
             alarms.append({"alarm": "subscribe-refused", "error": self.subscribe_error})
+        if self.link_error:
+            alarms.append({"alarm": "grid-link-failed", "error": self.link_error})
         return alarms
 
 
@@ -76,9 +81,12 @@ def status_json(
 ) -> bytes:
     """The retained status message: the agent's `fields` plus online, version, outbox, alarms.
 
-    Alarms the agent passes in `fields["alarms"]` come first, the link's own after them.
+    Alarms the agent passes in `fields["alarms"]` come first, the link's own after them. Of an
+    opted-out point only its opt-out leaves (SPEC §5; `edge.status.grid_point`).
     """
     body: dict[str, Any] = dict(fields)
+    if isinstance(body.get("points"), Mapping):
+        body["points"] = {ean: grid_point(p) for ean, p in body["points"].items()}
     body.update(
         online=online,
         gateway=gateway,

@@ -31,6 +31,7 @@ from edge.errors import ConfigError
 from edge.p1 import Event, P1Decoder, Telegram
 from edge.p1.values import DEFAULT_TZ
 
+INTER_BYTE_S: Final = 0.05  # a telegram's bytes come back to back; 50 ms of quiet ends a read
 READ_MAX: Final = 64 * 1024  # per read: at full speed a chunk carries ~80 DSMR 5 telegrams
 DEVICE_POLL_S: Final = 0.25
 _HIGH_BYTES: Final = bytes(range(0x80, 0x100))
@@ -66,7 +67,7 @@ class SerialSource(SourceWorker):
         local_tz: tzinfo = DEFAULT_TZ,
         interval_s: float | None = None,
         silence_intervals: float = 3.0,
-        read_timeout: float = 0.25,
+        read_timeout: float = 1.0,
         backoff_cap: float = 30.0,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
@@ -105,10 +106,11 @@ class SerialSource(SourceWorker):
             port = self._open(settings)
         except (serial.SerialException, OSError, ValueError, termios.error) as exc:
             return _Outcome("lost", f"open failed: {exc}", False)
+        # state first: whoever sees the reconnect counted also sees the state it led to
+        self._set_state("connected", str(settings))
         if self._opened_before:
             self._count_reconnect()
         self._opened_before = True
-        self._set_state("connected", str(settings))
         try:
             return self._pump(port, settings)
         finally:
@@ -137,6 +139,10 @@ class SerialSource(SourceWorker):
         port.parity = settings.parity
         port.stopbits = settings.stopbits
         port.timeout = self._read_timeout
+        # A read returns once the line has been quiet this long after some bytes: one wake-up
+        # per telegram instead of one per read timeout (CPU on a Pi is mostly wake-ups).
+        # Handlers without it (socket://) return at the timeout with what has arrived.
+        port.inter_byte_timeout = INTER_BYTE_S
         # The P1 data-request line: set before open() so pyserial raises DTR and RTS while
         # opening (it ignores the ioctl failing on ptys and sockets, which have no such lines).
         port.dtr = True

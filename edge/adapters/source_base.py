@@ -3,8 +3,10 @@
 Strategy: a source owns one background thread and one `P1Decoder`. The thread decodes each chunk
 it reads and puts ONE `SourceBatch` per chunk on the consumer's queue, so the per-telegram cost
 stays inside the decoder and the agent wakes once per chunk. Counters are written by the thread
-under a lock and read as a frozen `SourceStatus`. The thread body is wrapped so that it never
-raises: an unexpected error is logged, recorded and ends the source in state "stopped".
+under a lock and read as a frozen `SourceStatus`. The thread body runs under `supervise`: an
+unexpected error is logged once, raised as an alarm on the agent's `Health` and the body runs
+again after a backoff (a live line); a source that cannot be restarted (a capture, read once)
+or keeps failing marks the process fatal, and the agent stops non-zero.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Final, Literal
 
 from edge.adapters.source_clock import SYSTEM_CLOCK, Clock
 from edge.p1 import Event, P1Decoder, Telegram
+from edge.supervisor import Health, supervise
 
 LOG: Final = logging.getLogger("edge.source")
 
@@ -64,6 +67,8 @@ class SourceStatus:
 class SourceWorker:
     """Thread, decoder, counters and delivery shared by `SerialSource` and `FileSource`."""
 
+    restartable = True  # may `_run` be called again after it raised? (not for a capture)
+
     def __init__(
         self,
         name: str,
@@ -87,6 +92,8 @@ class SourceWorker:
         self._last_meter_time: datetime | None = None
         self._last_received: float | None = None
         self._last_error: str | None = None
+        self.health = Health()  # the agent sets its own before `start`
+        self._failed = False  # the body raised; cleared (with the alarm) at the next telegram
 
     # -- public API --------------------------------------------------------------------------
 
@@ -137,13 +144,26 @@ class SourceWorker:
 
     def _main(self) -> None:
         try:
-            self._run()
-        except Exception as exc:  # a thread must never raise: record, log, end cleanly
-            LOG.exception("%s: reader failed", self.name)
-            with self._lock:
-                self._last_error = f"{type(exc).__name__}: {exc}"
+            supervise(
+                f"source {self.name}",
+                self._guarded,
+                self.health,
+                self._stop,
+                backoff_max=30.0,
+                retry=self.restartable,
+            )
         finally:
             self._set_state("stopped")
+
+    def _guarded(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # recorded for the status, then handed to the supervisor
+            with self._lock:
+                self._last_error = f"{type(exc).__name__}: {exc}"
+            self._set_state("backoff", self._last_error)
+            self._failed = True
+            raise
 
     def _set_state(self, state: SourceState, detail: str = "") -> None:
         with self._lock:
@@ -184,6 +204,9 @@ class SourceWorker:
     def _note_last_telegram(self, events: list[Event], now: float) -> None:
         for event in reversed(events):
             if isinstance(event, Telegram):
+                if self._failed:
+                    self._failed = False
+                    self.health.clear(f"source {self.name}")
                 self._last_received = now
                 if event.timestamp is not None:
                     self._last_meter_time = event.timestamp

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from edge.commands.common import add_config_argument, default_config
 from edge.config import Config, FileSource, MBusSource, SerialSource, Source, load_config
+from edge.config.loader import probe_data_dir
 from edge.errors import ConfigError
 
 EXIT_CONFIG_ERROR = 2
@@ -19,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Validate the TOML configuration and print a summary (capacity, band, "
         "allocation points), or the mistake with the key that names it (exit 2).",
     )
-    parser.add_argument("--config", required=True, metavar="FILE", help="configuration file")
+    add_config_argument(parser)
     parser.add_argument(
         "--files",
         action="store_true",
@@ -28,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--no-dirs",
         action="store_true",
-        help="do not create or probe gateway.data_dir (checking a config for another machine)",
+        help="do not probe gateway.data_dir (checking a config for another machine)",
     )
     parser.set_defaults(func=run)
 
@@ -36,17 +38,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Validate `args.config`; print a summary to stdout or the error to stderr."""
     try:
-        config = load_config(args.config, prepare_dirs=not args.no_dirs)
+        # creates nothing: the data directory is only probed (the agent makes it)
+        config = load_config(args.config or default_config(), prepare_dirs=False)
+        data_dir = None if args.no_dirs else probe_data_dir(config.gateway.data_dir)
         if args.files:
             config.check_files()
     except ConfigError as exc:
         print(f"edge-agent check-config: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
-    print("\n".join(summary(config)))
+    print("\n".join(summary(config, data_dir)))
     return 0
 
 
-def summary(config: Config) -> list[str]:
+def summary(config: Config, data_dir: str | None = None) -> list[str]:
     """A few lines an installer can check against the meter cabinet."""
     conn = config.connection
     phases = "1 phase" if conn.phases == 1 else f"{conn.phases} phases"
@@ -54,7 +58,7 @@ def summary(config: Config) -> list[str]:
     lines = [
         f"configuration OK: {config.path}",
         f"gateway    {gateway.id}  ({gateway.timezone}, clock {gateway.clock})",
-        f"data_dir   {gateway.data_dir}",
+        f"data_dir   {gateway.data_dir}" + (f"  ({data_dir})" if data_dir else ""),
         f"connection {conn.ean}  {phases} {conn.voltage} V {conn.fuse_a} A = "
         f"{conn.capacity_kva} kVA ({conn.capacity_basis}), band {conn.band}, "
         f"{conn.quarter_capacity_wh} Wh per quarter-hour (R2 flag at >= {conn.r2_limit_wh} Wh)",

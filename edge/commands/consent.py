@@ -68,7 +68,7 @@ def _now(config: Config, conn: sqlite3.Connection) -> datetime:
 
 def run_log(args: argparse.Namespace) -> int:
     config = config_or_exit(args.config)
-    conn = open_store_or_exit(config)
+    conn = open_store_or_exit(config, readonly=True)
     entries = read_log(conn, args.ap)
     if args.json:
         for entry in entries:

@@ -65,7 +65,7 @@ def _logging(verbose: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _logging(args.verbose)
-    config = config_or_exit(args.config)
+    config = config_or_exit(args.config, prepare_dirs=True)
     try:
         agent = Agent(config, until_eof=args.until_eof)
         agent.drain_timeout = args.drain_timeout
@@ -89,7 +89,7 @@ def run_replay(args: argparse.Namespace) -> int:
     _logging(args.verbose)
     if sys.stderr.isatty() and not args.verbose:
         logging.getLogger().setLevel(logging.WARNING)  # the progress bar tells the story
-    config = config_or_exit(args.config)
+    config = config_or_exit(args.config, prepare_dirs=True)
     if args.ap not in {p.ean for p in config.points}:
         fail(f"--ap {args.ap} is not an allocation point of {args.config}")
     for capture in args.captures:

@@ -7,6 +7,7 @@ probed for writing, because an agent that cannot write its registers must not st
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import tomllib
@@ -31,7 +32,8 @@ POLICY_KEYS = ("regime", "push_window", "max_backfill_days")
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
 DEFAULT_SIGNING_KEY = "keys/gateway.key"
 # The id appears in MQTT topics and file names: no '/', wildcards or spaces.
-_GATEWAY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# fullmatch, not match with `$`: `$` also matches before a trailing newline ("GW-1\n").
+_GATEWAY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def load_config(path: str | Path, *, prepare_dirs: bool = True) -> Config:
@@ -105,7 +107,7 @@ def _required(table: Mapping[str, object], name: str) -> Mapping[str, object]:
 def _gateway(table: Mapping[str, object], base_dir: Path) -> GatewayConfig:
     section = Section("gateway", table, GATEWAY_KEYS)
     gateway_id = section.string("id", REQUIRED, '"GW-0001"')
-    if not _GATEWAY_ID.match(gateway_id):
+    if not _GATEWAY_ID.fullmatch(gateway_id):
         fail("gateway.id", f"{gateway_id!r}: use 1-64 letters, digits, '.', '_' or '-' (no '/')")
     clock_text = section.string("clock", "system")
     if clock_text not in {c.value for c in Clock}:
@@ -164,6 +166,23 @@ def prepare_data_dir(path: Path) -> None:
             pass
     except OSError as exc:
         fail("gateway.data_dir", f"cannot write in {path} ({exc.strerror or exc}); {_DIR_FIX}")
+
+
+def probe_data_dir(path: Path) -> str:
+    """Check, creating nothing, that the agent could use `gateway.data_dir`; a note for the
+    summary ("exists" or "will be created"), or `ConfigError`."""
+    if path.exists():
+        if not path.is_dir():
+            fail("gateway.data_dir", f"{path} exists and is not a directory; choose another path")
+        if not os.access(path, os.W_OK | os.X_OK):
+            fail("gateway.data_dir", f"cannot write in {path} (permission denied); {_DIR_FIX}")
+        return "exists"
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        fail("gateway.data_dir", f"cannot create {path} (no write access to {parent}); {_DIR_FIX}")
+    return "will be created by the agent"
 
 
 _DIR_FIX = "create it for the agent's user or choose a writable path"

@@ -7,9 +7,9 @@ from enum import StrEnum
 from pathlib import Path
 
 from edge.config.capacity import ConnectionConfig
+from edge.config.files import check_file
 from edge.config.mqtt import GridConfig, LocalConfig
 from edge.config.points import AllocationPoint, Role
-from edge.config.table import fail
 from edge.config.web import WebConfig
 from edge.policy import PolicyConfig, UnknownAllocationPointError
 
@@ -89,21 +89,11 @@ class Config:
         return files
 
     def check_files(self) -> None:
-        """Raise `ConfigError` naming the key if a key, certificate or password file is unreadable.
+        """Raise `ConfigError` naming the key unless every key, certificate and password file
+        is readable and holds what its key expects (see `edge.config.files`).
 
         Kept out of loading so that `keygen` and `check-config` work before the keys exist; the
         agent calls it at start-up (SPEC §8: an unreadable key file is a configuration error).
         """
         for key, path in self.key_files().items():
-            _check_readable(key, path)
-
-
-def _check_readable(key: str, path: Path) -> None:
-    hint = "; create it with `edge-agent keygen --dir DIR`" if key == "signing.key" else ""
-    try:
-        with path.open("rb") as handle:
-            handle.read(1)
-    except IsADirectoryError:
-        fail(key, f"{path} is a directory, not a file{hint}")
-    except OSError as exc:
-        fail(key, f"cannot read {path} ({exc.strerror or exc}); fix the path or permissions{hint}")
+            check_file(key, path)

@@ -59,6 +59,9 @@ def parse_broker(text: str, key: str) -> BrokerUrl:
     return BrokerUrl(parts.scheme, parts.hostname, port or DEFAULT_PORTS[parts.scheme])
 
 
+_PREFIX = re.compile(r"[^\s\x00-\x1f\x7f+#/]+(?:/[^\s\x00-\x1f\x7f+#/]+)*")
+
+
 def parse_prefix(text: str, key: str) -> str:
     """A topic prefix: levels without wildcards, no leading/trailing or double '/'."""
     if not text:
@@ -69,6 +72,9 @@ def parse_prefix(text: str, key: str) -> str:
         fail(key, f"{text!r}: no leading, trailing or double '/'; e.g. p1edge/v1")
     if text.startswith("$"):
         fail(key, f"{text!r}: topics starting with $ are reserved by the broker")
+    # fullmatch: `$` in a pattern would also match before a trailing newline
+    if not _PREFIX.fullmatch(text):
+        fail(key, f"{text!r}: no spaces or control characters in a topic; e.g. p1edge/v1")
     return text
 
 

@@ -92,7 +92,7 @@ class AllocationPoint:
 
 POINT_KEYS = ("ean", "role", "source", "dialect", "key", "auth_key", "regime", "name")
 
-_HEX_KEY = re.compile(r"^[0-9A-Fa-f]{32}$")
+_HEX_KEY = re.compile(r"[0-9A-Fa-f]{32}")  # fullmatch: `$` passes a trailing newline
 
 
 def parse_points(
@@ -160,7 +160,7 @@ def _hex_key(section: Section, name: str) -> bytes | None:
     text = section.optional_string(name)
     if text is None:
         return None
-    if not _HEX_KEY.match(text):
+    if not _HEX_KEY.fullmatch(text):
         fail(section.key(name), "expected 32 hex digits (a 16-byte AES key from the supplier)")
     return bytes.fromhex(text)
 

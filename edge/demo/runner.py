@@ -184,7 +184,6 @@ class Demo:
         settings = BrokerSettings.from_config(broker.url, protocol=broker.protocol)
         request = new_request("readout", gateway=GW, ap=POINTS[0][0], now=int(time.time()))
         with BlockingClient(settings, client_id="demo-operator") as client:
-            client.connect()
             reply = ask(client, "p1edge/v1", request, operator, timeout=30)
         answer = reply.get("reason") or reply.get("status")
         self.events.append(f"grid operator: a second readout of {POINTS[0][0]} today -> {answer}")

@@ -39,18 +39,16 @@ def attach_local(agent: Agent) -> LocalService:
         settings,
         client_id=f"p1edge-local-{config.gateway.id}",
         availability_topic=f"{local.prefix}/{config.gateway.id}/availability",
+        health=agent.health,  # connection state and failures in the status model
     )
     service = LocalService(config, service_link, agent.conn, ZoneInfo(config.gateway.timezone))
     agent.hooks.on_telegrams.append(service.on_telegrams)
     agent.hooks.after_commit.append(service.after_commit)
     agent.hooks.on_tick.append(service.on_tick)
     agent.hooks.on_stop.append(service_link.stop)
-    agent.status_parts["local"] = lambda: {
-        "broker": settings.url,
-        "connected": service_link.connected,
+    agent.status_parts["local"] = lambda: {  # the connection itself is `links.local`
         "published": service_link.published,
         "dropped": service_link.dropped,
-        "last_error": service_link.last_error,
     }
     service_link.start()
     return service

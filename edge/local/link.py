@@ -11,6 +11,10 @@ What must survive a reconnect — the availability "online" and the Home Assista
 configs — is kept in `retained` and published (retained, QoS 1) on every connection and when
 Home Assistant announces it came back online (`homeassistant/status`). The last will marks the
 gateway offline if it dies; a clean stop publishes "offline" itself.
+
+The supervisor thread's body runs under `edge.supervisor.supervise` (an unexpected error is an
+alarm and the body starts again after a backoff), and the connection state goes to the agent's
+`Health` as `links.local` of the status model.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from paho.mqtt.client import MQTT_ERR_SUCCESS, Client, MQTTMessage
 from edge.adapters.mqtt_blocking import close_client
 from edge.adapters.mqtt_config import BrokerSettings, new_client
 from edge.adapters.mqtt_status import reason_text
+from edge.supervisor import Health, supervise
 
 LOG: Final = logging.getLogger("edge.local")
 HA_STATUS: Final = "homeassistant/status"
@@ -41,6 +46,7 @@ class LocalLink:
         client_id: str,
         availability_topic: str,
         max_pending: int = 200,
+        health: Health | None = None,
     ) -> None:
         self.settings = settings
         self.client_id = client_id
@@ -56,7 +62,8 @@ class LocalLink:
         self._written = 0  # ... and written to the socket (paho's on_publish)
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._supervise, name="local-mqtt", daemon=True)
+        self.health = health or Health()
+        self._thread = threading.Thread(target=self._main, name="local-mqtt", daemon=True)
 
     @property
     def connected(self) -> bool:
@@ -65,7 +72,13 @@ class LocalLink:
 
     def start(self) -> None:
         """Start connecting in the background (returns at once)."""
+        self._report("connecting")
         self._thread.start()
+
+    def _report(self, state: str) -> None:
+        self.health.set_state(
+            "local", {"broker": self.settings.url, "state": state, "last_error": self.last_error}
+        )
 
     def publish_live(self, topic: str, payload: bytes) -> bool:
         """Queue a live value (QoS 0, not retained); False if it was dropped."""
@@ -118,6 +131,16 @@ class LocalLink:
 
     # -- the supervisor thread --------------------------------------------------------------
 
+    def _main(self) -> None:
+        supervise(
+            "local link",
+            self._supervise,
+            self.health,
+            self._stopping,
+            backoff_min=self.settings.reconnect_min,
+            backoff_max=self.settings.reconnect_max,
+        )
+
     def _supervise(self) -> None:
         delay = self.settings.reconnect_min
         while True:
@@ -155,6 +178,7 @@ class LocalLink:
         if text != self.last_error:  # one log line per state change, not per retry
             LOG.warning("local broker: %s", text)
         self.last_error = text
+        self._report("refused" if "refused" in text else "backoff")
 
     # -- paho's network thread ----------------------------------------------------------------
 
@@ -165,6 +189,7 @@ class LocalLink:
             return
         LOG.info("local broker %s connected", self.settings.url)
         self.last_error = None
+        self._report("connected")
         client.subscribe(HA_STATUS, qos=0)
         with self._lock:
             self._queued = self._written = 0

@@ -48,6 +48,7 @@ def attach_release(agent: Agent) -> ReleaseService:
         db_path=config.gateway.data_dir / DB_NAME,
         prefix=grid.prefix,
         on_command=service.on_command,
+        health=agent.health,  # the link's failures and connection state in the status model
     )
     service.link.start()
     agent.hooks.on_tick.append(service.tick)

@@ -105,7 +105,7 @@ class ReleaseService:
         """Answer queued requests, push when due, refresh the status. Cheap when idle: it may
         run for every batch of telegrams (meter time can pass the push moment quickly)."""
         now = self.policy_now()
-        if now is None:
+        if now is None or not self.agent.clock_trusted:  # no decisions on a wrong clock
             return
         while True:
             try:

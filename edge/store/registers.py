@@ -109,3 +109,9 @@ def _regs(*values: int | None) -> Registers4 | None:
     if a is None or b is None or c is None or d is None:
         return None
     return (a, b, c, d)
+
+
+def stored_until(conn: sqlite3.Connection) -> int | None:
+    """UTC epoch second of the newest boundary stored for any point (the clock's floor)."""
+    row = conn.execute("SELECT max(boundary_utc) FROM boundary").fetchone()
+    return row[0] if row else None

@@ -150,6 +150,13 @@ CASES: dict[str, tuple[Mutation, str, str]] = {
     ),
     "prefix wildcard": (_set("grid", "prefix", "p1edge/#"), "grid.prefix", "wildcard"),
     "prefix slash": (_set("grid", "prefix", "/p1edge"), "grid.prefix", "leading"),
+    "prefix newline": (_set("grid", "prefix", "p1edge/v1\n"), "grid.prefix", "no spaces"),
+    "gateway id newline": (_set("gateway", "id", "GW-1\n"), "gateway.id", "1-64 letters"),
+    "key with newline": (
+        _point(0, "key", "00" * 16 + "\n"),
+        "allocation_point[1].key",
+        "32 hex digits",
+    ),
     "protocol 4": (_set("grid", "protocol", "4"), "grid.protocol", '"3.1.1"'),
     "ca file without TLS": (_set("grid", "ca_file", "ca.pem"), "grid.ca_file", "mqtts://"),
     "password without user": (

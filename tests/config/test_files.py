@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from edge.blocks.keys import generate_key, private_key_pem, save_private_key, save_public_key
 from edge.config import ConfigError, FileSource, load_config, parse_config
 from edge.errors import EdgeError
 from tests.config.support import PAP, error_of, table
+from tests.support.certs import TestCA
 
 CONFIG = f"""
 [gateway]
@@ -107,8 +109,9 @@ def _with_keys(tmp_path: Path) -> dict[str, object]:
     }
     keys = tmp_path / "keys"
     keys.mkdir()
-    for name in ("gateway.key", "operator.pub", "ca.pem"):
-        (keys / name).write_text("PEM")
+    save_private_key(generate_key(), keys / "gateway.key")  # mode 0600
+    save_public_key(generate_key(), keys / "operator.pub")
+    TestCA(keys).ca_file.rename(keys / "ca.pem")
     (tmp_path / "grid.password").write_text("secret")
     return data
 
@@ -151,3 +154,48 @@ def test_key_file_that_is_a_directory(tmp_path: Path) -> None:
 
 def test_config_error_is_an_edge_error() -> None:
     assert issubclass(ConfigError, EdgeError)
+
+
+def test_group_readable_signing_key_is_refused_with_the_fix(tmp_path: Path) -> None:
+    config = parse_config(_with_keys(tmp_path), tmp_path)
+    key = tmp_path / "keys" / "gateway.key"
+    key.chmod(0o644)
+    with pytest.raises(ConfigError) as info:
+        config.check_files()
+    message = str(info.value)
+    assert message.startswith(f"signing.key: {key} has mode 0644") and "\n" not in message
+    assert f"chmod 600 {key}" in message
+
+
+def test_private_key_as_operator_key_is_refused(tmp_path: Path) -> None:
+    config = parse_config(_with_keys(tmp_path), tmp_path)
+    (tmp_path / "keys" / "operator.pub").write_bytes(private_key_pem(generate_key()))
+    with pytest.raises(ConfigError, match=r"^grid\.operator_key: .* is a private key"):
+        config.check_files()
+
+
+@pytest.mark.parametrize(
+    ("key", "file", "says"),
+    [
+        ("signing.key", "keys/gateway.key", "not an unencrypted PEM private key"),
+        ("grid.operator_key", "keys/operator.pub", "not a PEM public key"),
+        ("grid.ca_file", "keys/ca.pem", "not a PEM certificate"),
+        ("grid.password_file", "grid.password", "is empty"),
+    ],
+)
+def test_every_key_file_is_loaded_as_its_type(
+    tmp_path: Path, key: str, file: str, says: str
+) -> None:
+    config = parse_config(_with_keys(tmp_path), tmp_path)
+    (tmp_path / file).write_text("" if key.endswith("password_file") else "PEM")
+    with pytest.raises(ConfigError) as info:
+        config.check_files()
+    assert str(info.value).startswith(f"{key}: ") and says in str(info.value)
+
+
+def test_public_key_given_as_signing_key_is_refused(tmp_path: Path) -> None:
+    config = parse_config(_with_keys(tmp_path), tmp_path)
+    (tmp_path / "keys" / "operator.pub").replace(tmp_path / "keys" / "gateway.key")
+    (tmp_path / "keys" / "gateway.key").chmod(0o600)
+    with pytest.raises(ConfigError, match=r"^signing\.key: .*not an unencrypted PEM private"):
+        config.check_files()

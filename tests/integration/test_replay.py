@@ -141,13 +141,18 @@ def test_status_table_shows_sources_and_points(tmp_path: Path) -> None:
     capture(tmp_path / "main.cap", "crc:0.05", duration="2h")
     config = write_config(tmp_path, [(PRIMARY, "primary", "file:main.cap", "dsmr5")])
     assert edge("run", "--config", str(config), "--until-eof").returncode == 0
-    table = edge("status", "--config", str(config)).stdout.splitlines()
-    assert "not running" in table[0]
-    (source,) = [line for line in table if line.startswith(PRIMARY) and " file:" in line]
-    fields = source.split()
-    assert fields[2] == "dsmr5" and fields[3] == "stopped" and int(fields[-2]) > 0  # CRC errors
+    result = edge("status", "--config", str(config))
+    assert result.returncode == 3, "status exits 3 when the agent is not running"
+    table = result.stdout.splitlines()
+    assert "NOT RUNNING" in table[0]
+    (at,) = [i for i, line in enumerate(table) if line.startswith(f"source {PRIMARY}")]
+    assert " stopped " in table[at] and "dialect dsmr5" in table[at]
+    assert f"port file:{tmp_path / 'main.cap'}" in table[at], "the full path of the capture"
+    crc_errors = int(table[at + 1].split(" CRC errors")[0].rsplit(" ", 1)[-1])
+    assert crc_errors > 0
     (point,) = [line for line in table if line.startswith(PRIMARY) and "primary" in line]
-    assert point.split()[1:5] == ["primary", "quarter-hour", "no", "-"]
+    fields = point.split()
+    assert fields[1] == "primary" and fields[3:6] == ["quarter-hour", "no", "-"]
 
 
 @pytest.mark.parametrize(

@@ -90,8 +90,12 @@ def test_broker_killed_with_entries_in_flight_and_restarted(broker: Broker, tmp_
         with link.hold():  # the subscriber must be there before anything is re-sent
             broker.start()
             watcher = BlockingClient(broker.settings())
-            watcher.connect()
-            watcher.subscribe(f"{PREFIX}/{GW}/ap/#")
+            try:
+                watcher.connect()
+                watcher.subscribe(f"{PREFIX}/{GW}/ap/#")
+            except BaseException:
+                watcher.close()  # no socket left to the garbage collector
+                raise
         try:
             assert link.wait(lambda s: s.connected and s.depth == 0, TIMEOUT).depth == 0
             marker = f"{PREFIX}/{GW}/ap/x/marker"

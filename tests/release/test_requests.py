@@ -57,6 +57,8 @@ def test_requests_are_answered_or_refused_with_their_reason(
     def request(ap: str, **options: object) -> object:
         return new_request("readout", gateway=GW, ap=ap, now=now, **options)  # type: ignore[arg-type]
 
+    # connected by `with` alone: a second connect() raced paho's network thread for the
+    # socket and leaked one (a ResourceWarning, an error under filterwarnings = error)
     with BlockingClient(broker.settings(), client_id="operator") as client:
 
         def send(req: object, key: Ed25519PrivateKey = operator) -> dict[str, object]:

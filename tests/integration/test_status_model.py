@@ -1,0 +1,153 @@
+"""The one status model: what `edge-agent status`, status.json and the retained grid status
+show of a running agent, and when they are written."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.adapters.mqtt_blocking import BlockingClient
+from edge.adapters.mqtt_topics import status_topic
+from edge.agent import Agent
+from edge.config import load_config
+from edge.status import dialect_of, readable_meter_id
+from firmware_sim.api import render_to_file
+from tests.integration.helpers import PRIMARY, SECONDARY_EV, edge, write_config
+from tests.release.helpers import GW, PREFIX, Gateway, make_gateway
+from tests.support.mosquitto import Broker, mosquitto_fixture
+
+broker = mosquitto_fixture()
+PATIENCE_S = 120.0
+
+
+def eventually(condition: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + PATIENCE_S
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"not reached in {PATIENCE_S} s: {what}"
+        time.sleep(0.2)
+    return result
+
+
+def status(config: Path) -> tuple[int, dict[str, Any]]:
+    result = edge("status", "--config", str(config), "--json")
+    return result.returncode, json.loads(result.stdout)
+
+
+@pytest.fixture
+def running(tmp_path: Path, broker: Broker) -> Iterator[tuple[Gateway, subprocess.Popen[str]]]:
+    gateway = make_gateway(tmp_path, broker.url)
+    gateway.feed("2026-03-27T00:00:00+01:00", "2h")
+    (tmp_path / "agent.toml").write_text(
+        (tmp_path / "agent.toml").read_text().replace('dialect = "dsmr5"', 'dialect = "auto"', 1)
+    )
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "edge", "run", "--config", str(gateway.config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        yield gateway, agent
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.communicate(timeout=60)
+
+
+def test_status_shows_links_dialect_meter_and_exits_by_state(
+    running: tuple[Gateway, subprocess.Popen[str]],
+) -> None:
+    gateway, _agent = running
+
+    def connected_and_read() -> dict[str, Any] | None:
+        code, s = status(gateway.config)
+        grid = s.get("links", {}).get("grid", {})
+        sources = s.get("sources", [])
+        done = sources and all(src["state"] == "stopped" for src in sources)
+        return s if code == 0 and grid.get("state") == "connected" and done else None
+
+    s = eventually(connected_and_read, "running, grid connected, captures read")
+    assert s["running"] is True and s["alarms"] == []
+    assert s["links"]["grid"]["broker"] == gateway.broker_url
+    assert s["links"]["grid"]["last_error"] is None
+    primary = next(src for src in s["sources"] if src["name"] == PRIMARY)
+    assert primary["dialect"] == "dsmr5", "what was detected, not `auto`"
+    assert primary["port"] == f"file:{gateway.folder / (PRIMARY + '.cap')}"
+    point = s["points"][PRIMARY]
+    assert point["meter"] == "METER01" and point["regime"] == "quarter-hour"
+    assert "release" not in s and "last_released_day" not in point, "no duplicated keys"
+    assert "last_release_day" in point
+    text = edge("status", "--config", str(gateway.config))
+    assert text.returncode == 0 and "grid broker" in text.stdout and "connected" in text.stdout
+
+
+def test_status_exits_3_when_the_agent_is_not_running(
+    running: tuple[Gateway, subprocess.Popen[str]],
+) -> None:
+    gateway, agent = running
+    eventually(lambda: status(gateway.config)[0] == 0, "running")
+    agent.send_signal(signal.SIGTERM)
+    agent.communicate(timeout=60)
+    code, s = status(gateway.config)
+    assert code == 3 and s["running"] is False
+
+
+def test_retained_status_on_change_and_of_an_opted_out_point_only_its_opt_out(
+    running: tuple[Gateway, subprocess.Popen[str]], broker: Broker
+) -> None:
+    gateway, _agent = running
+    topic = status_topic(PREFIX, GW)
+    eventually(lambda: status(gateway.config)[0] == 0, "running")
+    assert (
+        edge("consent", "--config", str(gateway.config), "--ap", SECONDARY_EV, "opt-out").returncode
+        == 0
+    )
+
+    def opted_out(body: dict[str, Any]) -> bool:
+        return bool(body.get("points", {}).get(SECONDARY_EV, {}).get("opted_out"))
+
+    with BlockingClient(broker.settings()) as watcher:
+        watcher.subscribe(topic)
+        seen: list[dict[str, Any]] = []
+        deadline = time.monotonic() + PATIENCE_S
+        while not (seen and opted_out(seen[-1])):
+            message = watcher.receive(timeout=max(0.1, deadline - time.monotonic()))
+            assert message is not None, "the opt-out reached the retained status"
+            seen.append(json.loads(message.payload))
+        assert seen[-1]["points"][SECONDARY_EV] == {"consent": "opted-out", "opted_out": True}
+        assert "last_telegram_utc" in seen[-1]["points"][PRIMARY]
+        # nothing changes now: within 20 s (four of the old 5 s periods) no status is re-sent
+        quiet_until = time.monotonic() + 20
+        again = []
+        while (left := quiet_until - time.monotonic()) > 0:
+            message = watcher.receive(timeout=left)
+            if message is not None:
+                again.append(json.loads(message.payload))
+        assert again == [], "the retained status is sent on change (and as a slow heartbeat)"
+
+
+def test_an_unwritable_status_file_is_an_alarm_not_a_crash(tmp_path: Path) -> None:
+    render_to_file(tmp_path / "main.cap", "dsmr5", start="2026-03-28T00:00:00+01:00",
+                   duration="1h", seed=3, interval=10)  # fmt: skip
+    config = load_config(write_config(tmp_path, [(PRIMARY, "primary", "file:main.cap", "dsmr5")]))
+    (config.gateway.data_dir / "status.json").mkdir(parents=True)  # not a file: cannot replace
+    agent = Agent(config, until_eof=True)
+    assert agent.run() == 0
+    (alarm,) = agent.health.alarms()
+    assert alarm.key == "status-file" and "status.json" in alarm.text
+
+
+def test_meter_id_and_dialect_are_readable() -> None:
+    assert readable_meter_id("4530303434303037") == "E0044007"
+    assert readable_meter_id("not hex") == "not hex"
+    assert readable_meter_id("00ff") == "00ff"  # not printable: kept as the meter sent it
+    from edge.p1 import P1Decoder
+
+    data = (Path(__file__).parent.parent / "data" / "v5.txt").read_bytes()
+    (telegram,) = [e for e in P1Decoder().feed(data) if hasattr(e, "registers")]
+    assert dialect_of(telegram) == "dsmr5"  # type: ignore[arg-type]
