@@ -43,6 +43,7 @@ from edge.config.points import MBusSource
 from edge.ingest import Ingestor, PointFeed, interval_for
 from edge.p1 import Telegram
 from edge.registers import Closed, MeterEngine
+from edge.status import STATUS_HEARTBEAT_S
 from edge.store import DataDirLock, connect
 from edge.store.registers import commit_closed, load_checkpoints, stored_until
 from edge.supervisor import Health
@@ -52,9 +53,6 @@ if TYPE_CHECKING:
 
 LOG: Final = logging.getLogger("edge.agent")
 TICK_S: Final = 1.0
-# status.json is rewritten when something an installer looks at changed (a source's state, an
-# alarm, a link, a closed quarter-hour), else at this heartbeat: flash wears per rewrite.
-STATUS_HEARTBEAT_S: Final = 60.0
 STORE_ALARM: Final = "store"
 STORE_RETRY_MAX_S: Final = 30.0
 # Batches waiting for the main loop. A replay's batch is a 4 MiB chunk (one commit, one fsync,

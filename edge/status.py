@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from edge.p1 import Telegram
 
 STATUS_FILE: Final = "status.json"
+# status.json is rewritten when something an installer looks at changed (a source's state, an
+# alarm, a link), else at this heartbeat: flash wears per rewrite
+STATUS_HEARTBEAT_S: Final = 60.0
 # status.json older than this while "running" means the agent died without saying so
 STALE_S: Final = 180.0
 GRID_POINT_KEYS: Final = (
@@ -33,13 +36,14 @@ GRID_POINT_KEYS: Final = (
 )  # fmt: skip
 
 
-def source_states(agent: Agent) -> tuple[tuple[str, str, str | None], ...]:
-    """What of the sources changes the status when it changes (not the counters)."""
+def source_states(agent: Agent) -> tuple[tuple[str, str, str | None, bool], ...]:
+    """What of the sources changes the status when it changes (not the counters): the state,
+    the last error, and whether a telegram has come at all."""
     states = []
     for workers in agent.sources.values():
         for worker in workers:
             st = worker.status()
-            states.append((st.name, st.state, st.last_error))
+            states.append((st.name, st.state, st.last_error, st.last_received_monotonic is None))
     return tuple(states)
 
 

@@ -27,10 +27,13 @@ from edge.registers.capacity import (
     monthly_peaks,
     quarter_powers,
 )
+from edge.status import STALE_S, STATUS_HEARTBEAT_S
 from edge.store.policy import load_state, read_log
 from edge.store.registers import boundaries, last_boundary
 
-SILENT_AFTER_S: Final = 60  # a connected line without a telegram this long is "silent"
+# a connected line without a telegram this long is "silent"; status.json carries the last
+# telegram's time at its heartbeat (a minute), so the view allows for that age too
+SILENT_AFTER_S: Final = 60 + STATUS_HEARTBEAT_S
 TARIFFS: Final = ("import_t1", "import_t2", "export_t1", "export_t2")
 __all__ = ["BOUNDARY_COLUMNS", "INTERVAL_COLUMNS", "LOG_COLUMNS", "View"]
 LOG_COLUMNS: Final = ("at", "kind", "ap", "detail", "to")  # `edge-agent log --json`'s keys
@@ -81,7 +84,7 @@ def running(view: View) -> bool:
     written = _parse_utc(view.status.get("written_utc"))
     if written is None or not view.status.get("running"):
         return False
-    return view.wall - written < 30
+    return view.wall - written < STALE_S  # status.json: on change + heartbeat
 
 
 def meter_state(view: View, ap: str) -> str:
