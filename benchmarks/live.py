@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import warnings
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dsmr_parser import telegram_specifications as specs
@@ -89,8 +90,13 @@ def main() -> None:
 
 
 def _scenario(folder: Path, eans: list[str]) -> str:
-    # 12:14:50: the settling takes ~8 s, so the 12:15 boundary falls inside the window
-    lines = ['start = "2026-06-01T12:14:50+02:00"', 'duration = "1h"', "seed = 3"]
+    # Meter time starts 15 s before the next quarter-hour boundary after a moment at most 15
+    # minutes ahead of the real clock (the agent's time gate takes that, with R4 flags), so
+    # the settling (~8 s) ends just before the boundary and the window holds its commit.
+    now = datetime.now(UTC)
+    boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=15 - now.minute % 15)
+    start = (boundary - timedelta(seconds=15)).isoformat(timespec="seconds")
+    lines = [f'start = "{start}"', 'duration = "1h"', "seed = 3"]
     profiles = ["household", "ev-charger", "pv-only", "heat-pump", "household-pv", "ev-charger"]
     for index, (ean, profile) in enumerate(zip(eans, profiles, strict=True)):
         lines += ["", "[primary]" if index == 0 else "[[secondary]]", 'dialect = "dsmr5"',
