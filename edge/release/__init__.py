@@ -10,7 +10,7 @@ from edge.adapters.mqtt_config import BrokerSettings
 from edge.blocks.keys import load_private_key, load_public_key
 from edge.config.model import Clock
 from edge.errors import ConfigError
-from edge.release.service import ReleaseService
+from edge.release.service import MQTT311_ALARM, ReleaseService
 from edge.store.db import DB_NAME
 
 if TYPE_CHECKING:
@@ -50,6 +50,12 @@ def attach_release(agent: Agent) -> ReleaseService:
         on_command=service.on_command,
         health=agent.health,  # the link's failures and connection state in the status model
     )
+    if settings.protocol == "3.1.1":
+        LOG.warning(
+            "grid.protocol = 3.1.1: the broker cannot report refused publishes (no PUBACK "
+            "reason codes), so a block it refuses (e.g. an ACL deny) is lost unseen; use MQTT 5"
+        )
+        service.alarms.append(MQTT311_ALARM)
     service.link.start()
     agent.hooks.on_tick.append(service.tick)
     if config.gateway.clock is Clock.METER:

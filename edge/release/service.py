@@ -32,6 +32,7 @@ from edge.blocks.cose import DAY_CONTENT_TYPE, keyring, sign
 from edge.blocks.month import MONTH_CONTENT_TYPE, encode_month_payload, month_span
 from edge.blocks.payload import encode_payload
 from edge.blocks.request import OpenedRequest, open_request
+from edge.blocks.request import Request as SignedRequest
 from edge.config.model import Clock
 from edge.errors import OutboxFullError
 from edge.policy import (
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
 LOG: Final = logging.getLogger("edge.release")
 SYNC_MARKER: Final = Path("/run/systemd/timesync/synchronized")
 STATUS_EVERY_S: Final = 5.0
+COMMAND_QUEUE: Final = 256  # requests waiting for the main thread (each at most 4 kB)
+MQTT311_ALARM: Final = "mqtt-3.1.1-refusals-undetectable"
 
 
 class ReleaseService:
@@ -88,7 +91,8 @@ class ReleaseService:
         self.operator_keys = keyring(*operator_keys)
         self.link = link
         self.outbox = Outbox(self.conn)
-        self.commands: queue.Queue[Command] = queue.Queue()
+        self.commands: queue.Queue[Command] = queue.Queue(maxsize=COMMAND_QUEUE)
+        self.dropped_commands = 0
         self.alarms: list[str] = []
         self._settled_day: date | None = None
         self._last_look: datetime | None = None
@@ -98,8 +102,18 @@ class ReleaseService:
     # -- hooks ----------------------------------------------------------------------------------
 
     def on_command(self, command: Command) -> None:
-        """Called on the link's network thread: only queue."""
-        self.commands.put(command)
+        """Called on the link's network thread: only queue (bounded: a flood while requests
+        cannot be answered yet — meter time before the first reading — must not eat memory)."""
+        try:
+            self.commands.put_nowait(command)
+        except queue.Full:
+            self.dropped_commands += 1
+            if self.dropped_commands & (self.dropped_commands - 1) == 0:  # 1st, 2nd, 4th …
+                LOG.warning(
+                    "%d requests dropped: %d wait already (no meter time yet to judge them)",
+                    self.dropped_commands,
+                    COMMAND_QUEUE,
+                )
 
     def tick(self, _now: int) -> None:
         """Answer queued requests, push when due, refresh the status. Cheap when idle: it may
@@ -135,18 +149,24 @@ class ReleaseService:
         return instant
 
     def policy_now(self) -> datetime | None:
-        """The instant up to which every point's registers are final (see the module text)."""
+        """The instant up to which every point's registers are final (see the module text).
+
+        In meter time it is the earliest boundary not yet settled by *any* point's engine (its
+        `pending`, restored from the checkpoint after a restart) minus one second: a point that
+        has not delivered since a restart still holds the others back. None while some point
+        has never had a reading — unless every capture has been read to its end, when the
+        final settling has made its days missing by SPEC's rule.
+        """
         if not self.meter_clock:
             return datetime.now(UTC)
-        ingestor = self.agent.ingestor
-        times = [c.last_meter_time for c in ingestor.counters.values()]
-        known = [t for t in times if t is not None]
+        pending = [engine.pending for engine in self.agent.ingestor.engines.values()]
+        known = [p for p in pending if p is not None]
         if not known:
             return None
-        # A source's end of file is known before its queued batches are handled: only when
-        # nothing is left does the newest reading speak for every point.
-        slowest = ingestor.latest if self.agent.stopped or self.agent.all_read() else min(known)
-        return datetime.fromtimestamp(slowest, UTC)
+        ended = self.agent.stopped or (self.agent.until_eof and self.agent.all_read())
+        if len(known) < len(pending) and not ended:
+            return None
+        return datetime.fromtimestamp(min(known) - 1, UTC)
 
     def first_data(self) -> dict[str, date]:
         days = {}
@@ -167,21 +187,8 @@ class ReleaseService:
             return
         # The operator signs with real time. In meter time (replays, demos) the request's window
         # is moved by the distance between the two clocks, so it is judged as it was received.
-        # iat/exp are range-checked by `open_request`, so these conversions cannot fail.
         shift = datetime.now(UTC) - now if self.meter_clock else timedelta(0)
-        seqs = (request.from_seq, request.to_seq) if request.type == "resend" else None
-        policy_request = Request(
-            type=request.type,  # type: ignore[arg-type]
-            gw=request.gw,
-            ap=request.ap,
-            request_id=request.id,
-            issued_at=datetime.fromtimestamp(request.iat, UTC) - shift,
-            expires_at=datetime.fromtimestamp(request.exp, UTC) - shift,
-            signature_valid=True,
-            consent=request.consent,  # type: ignore[arg-type]
-            day=date.fromisoformat(request.day) if request.day else None,
-            seqs=seqs,  # type: ignore[arg-type]
-        )
+        policy_request = to_policy_request(request, shift)
         try:
             with transaction(self.conn):
                 state = load_state(self.conn)
@@ -335,7 +342,13 @@ class ReleaseService:
             fields["opted_out"] = fields.get("consent") == "opted-out"  # type: ignore[assignment]
             fields["alarms"] = [*self.alarms, *refused.get(ap, [])]  # type: ignore[assignment]
             fields["last_telegram_utc"] = _iso(self.agent.ingestor.counters[ap].last_meter_time)
-        return {"points": points}
+        protocol = self.link.settings.protocol if self.link is not None else None
+        return {
+            "points": points,
+            "grid_protocol": protocol,
+            # MQTT 3.1.1 has no PUBACK reason codes: a refused block looks delivered
+            "refusals_detectable": protocol != "3.1.1",
+        }
 
     def publish_status(self) -> None:
         """Publish the retained status now (also after consent changes)."""
@@ -351,3 +364,24 @@ def _iso(epoch: int | None) -> str | None:
     if epoch is None:
         return None
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_policy_request(request: SignedRequest, shift: timedelta) -> Request:
+    """The policy's view of a verified request, its times moved back by `shift` (meter time).
+
+    `open_request` has range-checked iat/exp (within [0, 2**32)), so the conversions cannot
+    fail for any shift within ±60 years; the fuzz test feeds it every request it lets through.
+    """
+    seqs = (request.from_seq, request.to_seq) if request.type == "resend" else None
+    return Request(
+        type=request.type,  # type: ignore[arg-type]
+        gw=request.gw,
+        ap=request.ap,
+        request_id=request.id,
+        issued_at=datetime.fromtimestamp(request.iat, UTC) - shift,
+        expires_at=datetime.fromtimestamp(request.exp, UTC) - shift,
+        signature_valid=True,
+        consent=request.consent,  # type: ignore[arg-type]
+        day=date.fromisoformat(request.day) if request.day else None,
+        seqs=seqs,  # type: ignore[arg-type]
+    )

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from edge.adapters.mqtt_blocking import BlockingClient
 from edge.errors import OutboxFullError, StoreError
+from edge.policy import PointConfig, PolicyConfig
+from edge.release.consent import change_consent
 from edge.store.db import connect
 from edge.store.outbox import Outbox, archive_block, archived_blocks, last_block
+from tests.mqtt.helpers import TIMEOUT, enqueue, outbox_db, read_until, running_link
+from tests.support.mosquitto import running_broker
 
 
 @pytest.fixture
@@ -89,3 +95,32 @@ def test_block_archive_keeps_the_signed_bytes_and_never_reuses_a_seq(tmp_path: P
         assert last_block(conn, "b") is None
     finally:
         conn.close()
+
+
+def test_an_opt_out_counts_the_block_already_on_its_way(tmp_path: Path) -> None:
+    """Issue 11 item 10: a block the link has published (no PUBACK yet) is not "deleted": the
+    opt-out says "N deleted, M already sent", and indeed it arrives after the broker resumes."""
+    ap = "871687120000000011"
+    policy = PolicyConfig(gateway_id="gw-1", tz="Europe/Amsterdam", points=(PointConfig(ap),))
+    db = tmp_path / "gw.sqlite"
+    with running_broker(tmp_path / "broker") as broker, outbox_db(db) as (conn, box):  # noqa: SIM117
+        with BlockingClient(broker.settings(), client_id="grid") as grid:  # the grid's side
+            grid.subscribe("p1edge/v1/gw-1/ap/#")
+            with running_link(broker.settings(), db, "gw-1") as link:
+                assert link.wait(lambda s: s.connected, TIMEOUT).connected
+                broker.pause()  # the broker takes the bytes but answers nothing: no PUBACK
+                topics = [f"p1edge/v1/gw-1/ap/{ap}/day/2026-06-0{d}" for d in (1, 2, 3)]
+                enqueue(conn, box, [(ap, t, t.encode()) for t in topics])
+                deadline = time.monotonic() + TIMEOUT
+                while conn.execute("SELECT COUNT(sent_utc) FROM outbox").fetchone()[0] == 0:
+                    assert time.monotonic() < deadline, "the link never published the head"
+                    time.sleep(0.05)
+                now = datetime(2026, 6, 4, 12, tzinfo=UTC)
+                result = change_consent(conn, policy, ap, "opt-out", by="customer", now=now)
+                assert result.deleted is not None
+                assert (result.deleted.deleted, result.deleted.already_sent) == (2, 1)
+                assert "2 undelivered blocks deleted, 1 already sent" in result.message
+                broker.resume()
+                arrived = read_until(grid, lambda m: m.topic == topics[0])
+                assert [m.topic for m in arrived] == [topics[0]]  # the one said to be sent
+            assert box.depth() == 0

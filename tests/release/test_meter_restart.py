@@ -34,6 +34,15 @@ def render(path: Path, ean: str, start: str, duration: str) -> None:
                    interval=10, meter_id=f"METER{ean[-2:]}")  # fmt: skip
 
 
+def split(folder: Path, ean: str) -> tuple[bytes, bytes]:
+    """The meter's capture of 27 March 00:00 to 29 March 12:00, cut before 27 March 12:00."""
+    whole = folder / f"{ean}.whole"
+    render(whole, ean, "2026-03-27T00:00:00+01:00", "60h")
+    data = whole.read_bytes()
+    cut = data.rindex(b"/", 0, data.index(b"0-0:1.0.0(260327120000W)"))
+    return data[:cut], data[cut:]
+
+
 def source_state(config: Path, ap: str) -> str | None:
     result = edge("status", "--config", str(config), "--json")
     if not result.stdout.strip():
@@ -48,12 +57,15 @@ def test_a_restarted_meter_time_gateway_releases_only_settled_days(
     tmp_path: Path, broker: Broker
 ) -> None:
     gateway = make_gateway(tmp_path, broker.url)
-    gateway.feed("2026-03-27T00:00:00+01:00", "12h")
+    # one capture per meter, cut at the restart (two renders would not continue the registers)
+    halves = {ean: split(tmp_path, ean) for ean in (PRIMARY, SECONDARY_EV)}
+    for ean, (before, _) in halves.items():
+        (tmp_path / f"{ean}.cap").write_bytes(before)
     assert gateway.run().returncode == 0
     # after the restart: the main meter runs on to the 29th, 12:00 (two push windows) ...
-    render(tmp_path / f"{PRIMARY}.cap", PRIMARY, "2026-03-27T12:00:00+01:00", "48h")
+    (tmp_path / f"{PRIMARY}.cap").write_bytes(halves[PRIMARY][1])
     staged = tmp_path / "ev.staged"
-    render(staged, SECONDARY_EV, "2026-03-27T12:00:00+01:00", "48h")
+    staged.write_bytes(halves[SECONDARY_EV][1])
     fifo = tmp_path / f"{SECONDARY_EV}.cap"
     fifo.unlink()
     os.mkfifo(fifo)
