@@ -8,7 +8,7 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from edge import __version__
+from edge import __version__, logsetup
 
 # Each module exposes `register(subparsers)`; its parser sets `func(args) -> int`.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -45,13 +45,27 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     modules = (home,) if home in COMMAND_MODULES else COMMAND_MODULES
     for name in modules:
         importlib.import_module(f"edge.commands.{name}").register(subparsers)
+    for sub in subparsers.choices.values():
+        _add_quiet(sub)
     return parser
+
+
+def _add_quiet(parser: argparse.ArgumentParser) -> None:
+    """`-q/--quiet` beside every command's `-v/--verbose` (those commands log; edge.logsetup)."""
+    options = {o for action in parser._actions for o in action.option_strings}
+    if "-v" in options and "-q" not in options:
+        parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     command = words[0] if words and not words[0].startswith("-") else None
-    args = build_parser(command).parse_args(words)
+    parser = build_parser(command)
+    args = parser.parse_args(words)
+    if getattr(args, "verbose", None) is not None:  # a command that logs: one setup for all
+        if getattr(args, "quiet", False) and args.verbose:
+            parser.error("-q/--quiet and -v/--verbose exclude each other")
+        logsetup.configure(1 if args.verbose else -1 if getattr(args, "quiet", False) else 0)
     try:
         result: int = args.func(args)
     except KeyboardInterrupt:

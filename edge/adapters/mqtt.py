@@ -476,6 +476,7 @@ class GridLink:
         session.retry_at.pop(entry.ap, None)
         if outbox.ack(entry.id):
             self._delivered += 1
+            log.info("mqtt: delivered %s (acknowledged by the broker)", entry.topic)
 
     def _pump(self, session: Session, outbox: Outbox) -> None:
         """Publish the next entry of every point that has nothing in flight."""

@@ -40,6 +40,7 @@ from edge.policy import (
     PolicyConfig,
     RefusalThrottle,
     Release,
+    Reply,
     Request,
     handle_request,
     local_date,
@@ -198,6 +199,8 @@ class ReleaseService:
             self._alarm("outbox-full")
             LOG.error("%s request %s postponed: %s", request.type, request.id, exc)
             return
+        if outcome.reply is not None:  # who asked what, and the answer (refusals with reason)
+            LOG.info("%s", _request_line(outcome.reply))
         self._answer(command, outcome)
 
     def _refuse_unverified(self, command: Command, opened: OpenedRequest, now: datetime) -> None:
@@ -244,6 +247,7 @@ class ReleaseService:
             return
         if "outbox-full" in self.alarms:
             self.alarms.remove("outbox-full")
+            LOG.info("alarm cleared: outbox-full")
         if self.link is not None:
             self.link.wake()
 
@@ -289,6 +293,7 @@ class ReleaseService:
             cose, topic = build(release.ap, str(point.role), period.first, seq, prev, now)
             archive_block(self.conn, ap=release.ap, seq=seq, period=str(period), cose=cose, now=now)
             self.outbox.enqueue(release.ap, topic, cose, now=now)
+        LOG.info("%s: released %s", release.ap, ", ".join(str(p) for p in release.periods))
 
     def _day_block(
         self, ap: str, role: str, day: date, seq: int, prev: bytes | None, now: datetime
@@ -358,6 +363,7 @@ class ReleaseService:
     def _alarm(self, name: str) -> None:
         if name not in self.alarms:
             self.alarms.append(name)
+            LOG.warning("alarm raised: %s", name)
 
 
 def _iso(epoch: int | None) -> str | None:
@@ -384,4 +390,15 @@ def to_policy_request(request: SignedRequest, shift: timedelta) -> Request:
         consent=request.consent,  # type: ignore[arg-type]
         day=date.fromisoformat(request.day) if request.day else None,
         seqs=seqs,  # type: ignore[arg-type]
+    )
+
+
+def _request_line(reply: Reply) -> str:
+    """One journal line for an answered grid operator request (by the operator's key)."""
+    reason = f": {reply.reason}" if reply.reason else ""
+    periods = f" ({', '.join(str(p) for p in reply.periods)})" if reply.periods else ""
+    consent = "" if reply.opted_out is None else f", opted out: {reply.opted_out}"
+    return (
+        f"{reply.ap}: grid operator {reply.type} request {reply.request_id} "
+        f"{reply.status}{reason}{periods}{consent}"
     )
