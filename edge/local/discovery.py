@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from edge import __version__
-from edge.local.values import SENSORS, WARNING_KEY
+from edge.local.values import PHASES, SENSORS, WARNING_KEY
 
 DISCOVERY_PREFIX: Final = "homeassistant"
+PHASE_KEYS: Final = frozenset(key for key, _obis, _unit in PHASES)
 
 
 def object_id(*parts: str) -> str:
@@ -26,11 +27,13 @@ def object_id(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", "_".join(("p1edge", *parts)))
 
 
-def device(gateway: str, ap: str, role: str, dialect: str) -> dict[str, Any]:
-    """The Home Assistant device of one meter."""
+def device(
+    gateway: str, ap: str, role: str, dialect: str, name: str | None = None
+) -> dict[str, Any]:
+    """The Home Assistant device of one meter, named as the point is in the configuration."""
     return {
         "identifiers": [object_id(gateway, ap)],
-        "name": f"P1 {role} meter {ap}",
+        "name": name or f"P1 {role} meter {ap}",
         "manufacturer": "p1edge",
         "model": f"P1 {dialect}",
         "serial_number": ap,
@@ -39,19 +42,36 @@ def device(gateway: str, ap: str, role: str, dialect: str) -> dict[str, Any]:
 
 
 def sensor_config(
-    key: str, *, gateway: str, ap: str, dev: dict[str, Any], state_topic: str, availability: str
+    key: str,
+    *,
+    gateway: str,
+    ap: str,
+    dev: dict[str, Any],
+    state_topic: str,
+    availability: str,
+    expire_after: int | None = None,
 ) -> tuple[str, bytes]:
-    """(topic, retained JSON payload) announcing one live value of one meter."""
+    """(topic, retained JSON payload) announcing one live value of one meter.
+
+    `expire_after` (s): a meter that stops sending shows unavailable after it, not stale values
+    (the gateway's own availability topic only covers the gateway going offline).
+    """
     unique = object_id(gateway, ap, key)
+    component = "binary_sensor" if key == WARNING_KEY else "sensor"
     config: dict[str, Any] = {
         "unique_id": unique,
-        "object_id": unique,
+        # `object_id` is deprecated (Home Assistant 2025.10, removed 2026.4): the entity id
+        "default_entity_id": f"{component}.{unique}".lower(),
         "state_topic": state_topic,
         "availability_topic": availability,
         "device": dev,
     }
+    if expire_after is not None:
+        config["expire_after"] = expire_after
+    if key in PHASE_KEYS:  # per-phase detail: there for an installer, off the dashboard
+        config["entity_category"] = "diagnostic"
+        config["enabled_by_default"] = False
     if key == WARNING_KEY:
-        component = "binary_sensor"
         config |= {
             "name": "Peak warning",
             "device_class": "problem",
@@ -60,7 +80,6 @@ def sensor_config(
             "payload_off": "OFF",
         }
     else:
-        component = "sensor"
         sensor = SENSORS[key]
         config |= {"name": sensor.name, "value_template": f"{{{{ value_json.{key} }}}}"}
         if sensor.device_class is not None:

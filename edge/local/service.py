@@ -12,6 +12,7 @@ The link never blocks: a message the broker cannot take now is dropped.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Protocol
 
+from edge.adapters.source_lines import PRESETS
 from edge.config import Config
 from edge.config.model import Clock
 from edge.config.points import MBusSource
@@ -229,7 +231,10 @@ class LocalService:
         if not keys:
             return
         point = self.config.point(meter.ap)
-        dev = device(self.gateway, meter.ap, str(point.role), str(point.dialect))
+        dev = device(self.gateway, meter.ap, str(point.role), str(point.dialect), point.name)
+        # unavailable once the meter is silent (3 of its intervals) after its last update
+        interval = PRESETS.get(str(point.dialect), PRESETS["auto"]).interval_s
+        expire = math.ceil(self.local.live_interval_s + 3 * interval)
         for key in sorted(keys):
             topic, payload = sensor_config(
                 key,
@@ -238,6 +243,7 @@ class LocalService:
                 dev=dev,
                 state_topic=self.state_topic(meter.ap),
                 availability=self.availability_topic,
+                expire_after=expire,
             )
             self.link.set_retained(topic, payload)
         meter.announced |= keys
