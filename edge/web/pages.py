@@ -193,7 +193,8 @@ def month_page(data: dict[str, Any], points: list[dict[str, Any]]) -> str:
             )
         )
     rows = "".join(
-        f'<tr><td><a href="/day?{urlencode({"ap": ap, "day": d["day"]})}">{_e(d["day"])}</a></td>'
+        f'<tr><td><a href="/day?{urlencode({"ap": ap, "day": d["day"]})}">'
+        f"{_e(d['day'][5:])}</a></td>"
         f"<td>{kwh(d['import_wh'])}</td><td>{kwh(d['export_wh'])}</td><td>"
         f"{watts(d['peak_w'])}</td></tr>"
         for d in data["days"]

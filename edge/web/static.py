@@ -50,6 +50,7 @@ svg.chart{width:100%;height:auto;aspect-ratio:960/260;background:#fff;border:1px
 .k-gap{background:#e4e4e4}
 table{border-collapse:collapse;background:#fff;margin:.5em 0}
 td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left;font-size:.9em}
+.days td{white-space:nowrap}
 .scroll{overflow-x:auto}
 .downloads a{margin-right:1em}
 input,button{font:inherit;padding:.25em .5em}
