@@ -347,13 +347,7 @@ class ReleaseService:
             fields["opted_out"] = fields.get("consent") == "opted-out"  # type: ignore[assignment]
             fields["alarms"] = [*self.alarms, *refused.get(ap, [])]  # type: ignore[assignment]
             fields["last_telegram_utc"] = _iso(self.agent.ingestor.counters[ap].last_meter_time)
-        protocol = self.link.settings.protocol if self.link is not None else None
-        return {
-            "points": points,
-            "grid_protocol": protocol,
-            # MQTT 3.1.1 has no PUBACK reason codes: a refused block looks delivered
-            "refusals_detectable": protocol != "3.1.1",
-        }
+        return {"points": points}
 
     def publish_status(self) -> None:
         """Publish the retained status now (also after consent changes)."""
