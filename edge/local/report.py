@@ -158,6 +158,8 @@ class DaySummary:
     import_wh: int
     export_wh: int
     peak_w: int | None
+    known: int = 0  # quarter-hours with a volume
+    quarters: int = 96  # quarter-hours of the local day (92/100 on DST days)
 
 
 def month_days(conn: sqlite3.Connection, ap: str, month: str, tz: tzinfo) -> list[DaySummary]:
@@ -171,7 +173,14 @@ def month_days(conn: sqlite3.Connection, ap: str, month: str, tz: tzinfo) -> lis
         imports = [w for w in series.import_w if w is not None]
         exports = [w for w in series.export_w if w is not None]
         out.append(
-            DaySummary(day, sum(imports) // 4, sum(exports) // 4, max(imports, default=None))
+            DaySummary(
+                day,
+                sum(imports) // 4,
+                sum(exports) // 4,
+                max(imports, default=None),
+                known=len(imports),
+                quarters=len(series.import_w),
+            )
         )
         day += timedelta(days=1)
     return out
