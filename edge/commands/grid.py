@@ -20,7 +20,7 @@ from edge.adapters.mqtt_topics import COMMAND_KINDS, DEFAULT_PREFIX
 from edge.blocks.cose import keyring
 from edge.blocks.keys import load_private_key, load_public_key
 from edge.blocks.request import CONSENT_VALUES
-from edge.commands import grid_fleet, grid_store
+from edge.commands import grid_allocate, grid_fleet, grid_store
 from edge.errors import BlockError, ConfigError, KeyFileError, MqttError, RequestTimeoutError
 from edge.grid.requester import ask, describe_reply, new_request, parse_seq_range
 from edge.grid.verify import BlockReport, VerifyResult, verify_blocks
@@ -119,6 +119,7 @@ _TOOLS: tuple[Callable[[_SubParsers], None], ...] = (
     grid_store.register_export,
     grid_store.register_registry,
     grid_fleet.register_fleet,
+    grid_allocate.register_allocate,
 )
 
 

@@ -185,7 +185,7 @@ def volumes(meters: list[Meter], day: date, tz: str, rng: np.random.Generator) -
     for index in np.flatnonzero(kinds == 0):
         if gws[index] in own:
             watts[index] = watts[index] + own[gws[index]]
-    watts = np.where(kinds[:, None] == 2, watts - 3.0, watts)  # the inverter's night standby
+    watts = np.where(kinds[:, None] == 2, watts + 3.0, watts)  # the inverter draws 3 W
     wh = np.rint(watts * 0.25).astype(np.int64)
     low = (hours < 7) | (hours >= 23) | (day.weekday() >= 5)
     imp, exp = np.clip(wh, 0, None), np.clip(-wh, 0, None)
