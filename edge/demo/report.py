@@ -56,7 +56,7 @@ def render_report(demo: Demo, config_path: Path, collector_db: Path) -> tuple[bo
     conn.close()
     refused = any("already-released-today" in e for e in demo.events)
     ok &= refused
-    lines += ["", *demo.events, "", "demo: OK" if ok else "demo: FAILED (see the files kept above)"]
+    lines += ["", *demo.events, "", "demo: OK" if ok else "demo: FAILED (the files are kept)"]
     return ok, "\n".join(lines)
 
 

@@ -28,6 +28,7 @@ from edge.blocks.keys import generate_key, load_private_key, save_private_key, s
 from edge.config import load_config
 from edge.config.ean import with_check_digit
 from edge.demo.broker import DemoBroker, start_broker
+from edge.demo.grid_side import allocate_days
 from edge.demo.report import render_report
 from edge.grid.requester import ask, new_request
 from edge.progress import ProgressBar
@@ -212,11 +213,11 @@ def run_demo(days: int, folder: Path, out: IO[str], broker_choice: str = "auto")
         scenario, config = demo.write_files(broker)
         load_config(config)  # fail early and clearly if the demo wrote nonsense
         print(f"demo: broker {broker.kind} at {broker.url} (MQTT {broker.protocol}); "
-              f"{days} simulated days from {FIRST_DAY} (spring DST on the 29th); files in {folder}",
+              f"{days} simulated days from {FIRST_DAY} (spring DST on the 29th)",
               file=out)  # fmt: skip
         collector = demo.spawn(
             "edge", "grid", "collect", "--broker", broker.url, "--protocol", broker.protocol,
-            "--pubkeys", str(folder / "pubkeys"), "--db", str(folder / "collected.sqlite"),
+            "--pubkeys", str(folder / "pubkeys"), "--store", str(folder / "collected.sqlite"),
             log="collector.log",
         )  # fmt: skip
         threading.Thread(target=demo.follow_collector, args=(collector,), daemon=True).start()
@@ -231,9 +232,19 @@ def run_demo(days: int, folder: Path, out: IO[str], broker_choice: str = "auto")
         demo.second_readout(broker)
         demo.stop_all()
         ok, text = render_report(demo, config, folder / "collected.sqlite")
+        allocated, table = allocate_days(folder, folder / "collected.sqlite", POINTS, FIRST_DAY,
+                                         days)  # fmt: skip
+        text = _before_verdict(text, table)
+        if not allocated:
+            ok, text = False, text.replace("demo: OK", "demo: FAILED (the allocation run)")
         print(text, file=out)
         return 0 if ok else 1
     return 1  # pragma: no cover - ExitStack does not swallow exceptions
+
+
+def _before_verdict(text: str, table: list[str]) -> str:
+    head, _, verdict = text.rpartition("\n")
+    return "\n".join([head, *table, "", verdict])
 
 
 def _watch(demo: Demo, sim: subprocess.Popen[str], config: Path) -> None:
