@@ -18,7 +18,7 @@ from edge.grid.registry import COLUMNS
 AREA = "GA-DEMO"
 CONTRACTS = {  # label -> (supplier, BRP, capacity kVA)
     "house": ("SUP-HUIS", "BRP-NOORD", "17.3"),
-    "EV": ("SUP-LAAD", "BRP-NOORD", "11.0"),
+    "EV": ("SUP-LAAD", "BRP-NOORD", "17.3"),  # a charger may use the whole connection
     "PV": ("SUP-ZON", "BRP-ZUID", "5.7"),
 }
 

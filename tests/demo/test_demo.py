@@ -28,6 +28,12 @@ def test_demo_two_days_verifies_blocks_for_every_point() -> None:
     assert sum("verified" in r for r in rows) == 5  # the PV owner opted out after day one
     assert "opted out" in result.stdout
     assert "already-released-today" in result.stdout
+    assert "grid operator's allocation" in result.stdout
+    cells = [line.split() for line in result.stdout.splitlines() if " GA-DEMO " in line]
+    assert len(cells) == 6  # three cells (house, EV, PV contracts), two days
+    pv_second_day = next(c for c in cells if c[0] == "2026-03-29" and c[3] == "SUP-ZON")
+    assert int(pv_second_day[-1]) == 92  # opted out: every ISP of the DST day substituted
+    assert "files kept" not in result.stdout + result.stderr  # only with --keep
     assert result.stdout.rstrip().endswith("demo: OK")
 
 
