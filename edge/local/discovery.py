@@ -20,6 +20,7 @@ from edge.local.values import PHASES, SENSORS, WARNING_KEY
 
 DISCOVERY_PREFIX: Final = "homeassistant"
 PHASE_KEYS: Final = frozenset(key for key, _obis, _unit in PHASES)
+DIAGNOSTIC_KEYS: Final = PHASE_KEYS | {"power_failures", "long_power_failures"}
 
 
 def object_id(*parts: str) -> str:
@@ -68,7 +69,7 @@ def sensor_config(
     }
     if expire_after is not None:
         config["expire_after"] = expire_after
-    if key in PHASE_KEYS:  # per-phase detail: there for an installer, off the dashboard
+    if key in DIAGNOSTIC_KEYS:  # detail for an installer, off the dashboard
         config["entity_category"] = "diagnostic"
         config["enabled_by_default"] = False
     if key == WARNING_KEY:

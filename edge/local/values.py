@@ -72,6 +72,19 @@ def _phase_sensor(key: str, unit: str) -> Sensor:
 
 
 SENSORS.update({key: _phase_sensor(key, unit) for key, _obis, unit in PHASES})
+# (key, OBIS) of the meter's counters: the tariff in force and the power failures it counted
+COUNTERS: Final = (
+    ("tariff", "0-0:96.14.0"),
+    ("power_failures", "0-0:96.7.21"),
+    ("long_power_failures", "0-0:96.7.9"),
+)
+SENSORS.update(
+    {
+        "tariff": Sensor("Tariff", None, None, None),
+        "power_failures": Sensor("Power failures", None, "total_increasing", None),
+        "long_power_failures": Sensor("Long power failures", None, "total_increasing", None),
+    }
+)
 WARNING_KEY: Final = "peak_warning"  # "ON"/"OFF": a binary sensor, not in SENSORS
 
 
@@ -100,6 +113,10 @@ def telegram_values(telegram: Telegram) -> dict[str, Number | str]:
         value = _phase_value(telegram, obis, unit)
         if value is not None:
             out[key] = value
+    for key, obis in COUNTERS:
+        counter = telegram.value(obis)
+        if counter is not None and counter.text.isdigit():  # "0001" -> 1; garbage is absent
+            out[key] = int(counter.text)
     gas = [dev for dev in telegram.mbus_of_type(MBUS_GAS) if dev.base_value is not None]
     if gas and gas[0].base_value is not None:
         out["gas_m3"] = gas[0].base_value / 1000

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from edge.config import load_config
 from edge.local import LocalService
-from edge.local.discovery import PHASE_KEYS
+from edge.local.discovery import DIAGNOSTIC_KEYS, PHASE_KEYS
 from edge.p1 import decode
 from edge.store import connect
 from firmware_sim.api import render
@@ -82,8 +82,14 @@ def test_per_phase_sensors_are_diagnostic_and_disabled_by_default(tmp_path: Path
     assert phases, sorted(configs)
     for topic, config in configs.items():
         key = str(config["unique_id"]).split(f"{AP}_", 1)[1]
-        if key in PHASE_KEYS:
+        if key in DIAGNOSTIC_KEYS:
             assert config["entity_category"] == "diagnostic", topic
             assert config["enabled_by_default"] is False, topic
         else:
             assert "entity_category" not in config and "enabled_by_default" not in config, topic
+
+
+def test_tariff_power_failures_and_capacity_figures_are_announced(tmp_path: Path) -> None:
+    keys = {str(c["unique_id"]).split(f"{AP}_", 1)[1] for c in announced(tmp_path).values()}
+    wanted = {"tariff", "power_failures", "long_power_failures", "month_peak_w"}
+    assert wanted | {"quarter_average_w", "quarter_projected_w"} <= keys, sorted(keys)
