@@ -110,8 +110,11 @@ def test_grid_request_cli_prints_the_reply_and_times_out(
     save_private_key(operator, key)
     common = ["grid", "request", "--key", str(key), "--broker", broker.url, "--ap", AP]
     assert main([*common, "--gateway", GW, "--type", "consent", "--consent", "opt-out"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert '"status": "consent-set"' in out and "opted-out" in out
+    assert json.loads(out)["status"] == "consent-set"  # stdout is JSON only: it pipes into jq
+    assert "consent set" in captured.err  # the human line goes to stderr
     assert main([*common, "--gateway", GW]) == 0
     out = capsys.readouterr().out
     assert "refused" in out and "opted-out" in out
