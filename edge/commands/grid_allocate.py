@@ -16,11 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from edge.errors import BlockError, ConfigError
-from edge.grid.allocation import DEFAULT_K, DEFAULT_TZ, Gap, Result, allocate_day
 from edge.grid.store import open_store, store_url
 
 if TYPE_CHECKING:  # argparse's class is generic only to type checkers
+    from edge.grid.allocation import Gap, Result
+
     _SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+
+# The allocation core needs numpy (the `grid` extra): it is imported when the command runs, so
+# `edge-agent --help` works on a Pi without it. Equal to edge.grid.allocation's (a test checks).
+DEFAULT_K = 10
+DEFAULT_TZ = "Europe/Amsterdam"
+NEEDS_NUMPY = "grid allocate needs numpy, the 'grid' extra: pip install 'p1edge[grid]'"
 
 
 def _day(text: str) -> date:
@@ -66,6 +73,11 @@ def run_allocate(args: argparse.Namespace) -> int:
         store = open_store(store_url(args.store, args.db))
     except ConfigError as exc:
         return _fail(str(exc))
+    try:
+        from edge.grid.allocation import allocate_day
+    except ImportError:
+        store.close()
+        return _fail(NEEDS_NUMPY)
     try:
         registry = store.registry_rows()
         if not registry:

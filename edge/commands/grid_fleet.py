@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from edge.adapters.mqtt_config import BrokerSettings
 from edge.errors import ConfigError, MqttError
-from edge.grid.fleet import FIRST_DAY, TZ, FleetSpec, generate
+
+# The fleet generator needs numpy (the `grid` extra): imported when the command runs, so
+# `edge-agent --help` works on a Pi without it. Equal to edge.grid.fleet's (a test checks).
+FIRST_DAY = date(2026, 3, 2)
+TZ = "Europe/Amsterdam"
 
 if TYPE_CHECKING:  # argparse's class is generic only to type checkers
     _SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -65,6 +69,12 @@ def register_fleet(tools: _SubParsers) -> None:
 
 def run_fleet(args: argparse.Namespace) -> int:
     """Generate (and publish); exit 2 on unusable options, 1 if the broker failed."""
+    try:
+        from edge.grid.fleet import FleetSpec, generate
+    except ImportError:
+        print("edge-agent grid fleet: needs numpy, the 'grid' extra: pip install 'p1edge[grid]'",
+              file=sys.stderr)  # fmt: skip
+        return 2
     spec = FleetSpec(
         gateways=args.gateways, days=args.days, seed=args.seed, secondaries=args.secondaries,
         opt_out=args.opt_out, first_day=args.first_day, tz=args.tz,

@@ -83,3 +83,22 @@ def test_the_wheel_declares_numpy_only_in_extras(wheel: Path) -> None:
     runtime = [line for line in requires if "extra ==" not in line]
     assert runtime and not [line for line in runtime if "numpy" in line], runtime
     assert any("numpy" in line and 'extra == "sim"' in line for line in requires), requires
+
+
+def test_grid_allocates_defaults_match_the_core_it_imports_late() -> None:
+    pytest.importorskip("numpy")
+    from edge.commands import grid_allocate
+    from edge.grid import allocation
+
+    assert (grid_allocate.DEFAULT_K, grid_allocate.DEFAULT_TZ) == (
+        allocation.DEFAULT_K,
+        allocation.DEFAULT_TZ,
+    )
+
+
+def test_grid_fleets_defaults_match_the_generator_it_imports_late() -> None:
+    pytest.importorskip("numpy")
+    from edge.commands import grid_fleet
+    from edge.grid import fleet
+
+    assert (grid_fleet.FIRST_DAY, grid_fleet.TZ) == (fleet.FIRST_DAY, fleet.TZ)
