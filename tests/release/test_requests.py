@@ -37,8 +37,13 @@ def running(tmp_path: Path, broker: Broker) -> Iterator[Gateway]:
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            status = json.loads(edge("status", "--config", str(gateway.config), "--json").stdout)
-            if status["sources"] and all(s["state"] == "stopped" for s in status["sources"]):
+            result = edge("status", "--config", str(gateway.config), "--json")
+            status = json.loads(result.stdout) if result.stdout.strip() else {}
+            sources = status.get("sources") or []
+            # the link must be connected (and so subscribed) before a request is sent: a
+            # request published earlier is not retained and would never be answered
+            grid = status.get("links", {}).get("grid", {}).get("state")
+            if sources and all(s["state"] == "stopped" for s in sources) and grid == "connected":
                 break
             time.sleep(0.3)
         yield gateway
