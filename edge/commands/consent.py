@@ -50,13 +50,13 @@ def run_consent(args: argparse.Namespace) -> int:
         print(json.dumps({"ap": args.ap, **shown, **who}))
         return 0
     result = change_consent(
-        conn, config.policy, args.ap, args.action, by="customer", now=_now(config, conn)
+        conn, config.policy, args.ap, args.action, by="customer", now=agent_now(config, conn)
     )
     print(f"{args.ap} {result.message}")
     return 0
 
 
-def _now(config: Config, conn: sqlite3.Connection) -> datetime:
+def agent_now(config: Config, conn: sqlite3.Connection) -> datetime:
     """The agent's "now": the clock, or in meter time the newest reading the store knows."""
     if config.gateway.clock is Clock.METER:
         times = [state.get("last_t") for state in load_checkpoints(conn).values()]

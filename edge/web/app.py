@@ -373,7 +373,10 @@ class WebApp:
         except (EdgeError, sqlite3.Error) as exc:
             LOG.error("web: consent change of %s failed: %s", ap, exc)
             return self.privacy_page(ctx, "The gateway could not change consent; try again.", 503)
-        LOG.info("web: %s %s (%d undelivered blocks deleted)", ap, result.detail, result.deleted)
+        if result.refused is not None:
+            LOG.info("web: consent change of %s refused: %s", ap, result.refused.reason)
+            return self.privacy_page(ctx, f"Consent not changed: {result.refused.reason}.", 409)
+        LOG.info("web: %s %s", ap, result.message)
         return _redirect("/privacy")
 
     # -- helpers --------------------------------------------------------------------------------

@@ -75,8 +75,9 @@ def test_lan_reading_is_open_but_consent_still_needs_the_password(
         status, _ = client.post("/consent", {**form, "password": PASSWORD})
         assert status == 303
         assert _consent(config, PRIMARY) == "opted-out"
-        last = _log(config)[-1]
-        assert last["kind"] == "consent" and last["detail"] == "opted out by customer (web)"
+        change, deletion = _log(config)[-2:]  # the change, then what the opt-out deleted
+        assert change["kind"] == "consent" and change["detail"] == "opted out by customer (web)"
+        assert deletion["detail"] == "opt-out: 0 undelivered blocks deleted, 0 already sent"
         status, body = client.get("/privacy")
         assert b"set by customer (web)" in body and b"opted out by customer (web)" in body
         status, _ = client.post("/consent", {**form, "action": "opt-in", "password": PASSWORD})
