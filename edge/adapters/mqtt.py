@@ -49,7 +49,7 @@ from typing import Any
 from paho.mqtt.client import MQTT_ERR_SUCCESS, Client, MQTTMessage, error_string
 
 from edge import __version__
-from edge.adapters.mqtt_blocking import close_client
+from edge.adapters.mqtt_blocking import close_client, disconnect_reason
 from edge.adapters.mqtt_config import BrokerSettings, new_client, tls_context
 from edge.adapters.mqtt_events import (
     Ack,
@@ -316,7 +316,8 @@ class GridLink:
         )
         put = self._events.put
         client.on_connect = lambda _c, _u, _f, code, _p: put(Connack(number, code))
-        client.on_disconnect = lambda _c, _u, _f, code, _p: put(Gone(number, reason_text(code)))
+        reason = disconnect_reason(client)
+        client.on_disconnect = lambda _c, _u, _f, code, _p: put(Gone(number, reason(code)))
         client.on_publish = lambda _c, _u, mid, code, _p: put(Ack(number, mid, code))
         client.on_subscribe = lambda _c, _u, _m, codes, _p: put(Suback(number, codes))
         client.on_message = self._on_message
@@ -350,7 +351,10 @@ class GridLink:
 
     def _connect_failed(self, session: Session, error: str) -> None:
         close_client(session.client)
-        if error != self._status.connect_error:  # one log line per state change
+        # one log line per state change: the details of a failure vary between attempts (a TLS
+        # alert, or the EOF after it), its kind ("cannot connect") does not
+        before = (self._status.connect_error or "").split(":", 1)[0]
+        if error.split(":", 1)[0] != before:
             log.warning("mqtt: %s: %s", self.settings.url, error)
         self._set_status(connected=False, connect_error=error)
 
@@ -421,10 +425,13 @@ class GridLink:
         if event.session != session.number:
             return True  # a late callback of an earlier connection
         if isinstance(event, Connack):
+            session.answered = True
             return self._on_connack(session, outbox, event.code)
         if isinstance(event, Gone):
             if session.connected:
                 log.warning("mqtt: connection to %s lost: %s", self.settings.url, event.reason)
+            elif not session.answered:  # closed before a CONNACK: TLS (our certificate refused)
+                self._connect_failed(session, f"closed before CONNACK: {event.reason}")
             return False
         if isinstance(event, Suback):
             self._on_suback(event.codes)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from paho.mqtt.client import MQTT_ERR_SUCCESS, Client, MQTTMessage, error_string
+from paho.mqtt.client import MQTT_ERR_SUCCESS, MQTT_LOG_ERR, Client, MQTTMessage, error_string
 
 from edge.adapters.mqtt_config import BrokerSettings, new_client
 from edge.adapters.mqtt_status import reason_text
@@ -33,6 +33,23 @@ class Message:
     payload: bytes
     qos: int
     retain: bool
+
+
+def disconnect_reason(client: Client) -> Callable[[Any], str]:
+    """A function giving a disconnect's reason with paho's last socket error, if any.
+
+    paho tells a socket's failure (an SSL alert: the broker refused our certificate, during or
+    after the handshake) only to its log, and `on_disconnect` then gets a bare "Unspecified
+    error"; the journal line must say the TLS failure, so this keeps paho's last error line.
+    """
+    last: list[str] = []
+
+    def on_log(_c: Client, _u: Any, level: int, text: str) -> None:
+        if level == MQTT_LOG_ERR:
+            last[:] = [text]
+
+    client.on_log = on_log
+    return lambda code: f"{reason_text(code)}: {last[0]}" if last else reason_text(code)
 
 
 def close_client(client: Client) -> None:

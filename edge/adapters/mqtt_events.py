@@ -80,6 +80,7 @@ class Session:
     number: int
     client: Client
     connected: bool = False
+    answered: bool = False  # a CONNACK came (accepted or refused)
     inflight: dict[int, OutboxEntry] = field(default_factory=dict)
     retry_at: dict[str, float] = field(default_factory=dict)
     status_mid: int | None = None
