@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from paho.mqtt.client import MQTT_ERR_SUCCESS, Client, MQTTMessage
 
-from edge.adapters.mqtt_blocking import close_client
+from edge.adapters.mqtt_blocking import close_client, disconnect_reason
 from edge.adapters.mqtt_config import BrokerSettings, new_client
 from edge.adapters.mqtt_status import reason_text
 from edge.supervisor import Health, supervise
@@ -55,6 +55,7 @@ class LocalLink:
         self.retained: dict[str, bytes] = {}  # re-published on every connection
         self.published = 0
         self.dropped = 0
+        self.attempts = 0  # connection attempts made (for tests and the status)
         self.last_error: str | None = None
         self._lock = threading.Lock()
         self._client: Client | None = None  # set while connected
@@ -160,9 +161,11 @@ class LocalLink:
             delay = min(delay * 2, self.settings.reconnect_max)
 
     def _connect(self) -> Client | None:
+        self.attempts += 1
         client = new_client(self.settings, self.client_id, will=(self.availability_topic, OFFLINE))
         client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
+        reason = disconnect_reason(client)  # with paho's socket error (a TLS alert)
+        client.on_disconnect = lambda c, _u, _f, code, _p: self._on_disconnect(c, reason(code))
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         try:
@@ -175,7 +178,9 @@ class LocalLink:
         return client
 
     def _note_error(self, text: str) -> None:
-        if text != self.last_error:  # one log line per state change, not per retry
+        # one log line per state change, not per retry; a failure's detail varies between
+        # attempts (a TLS alert, or the EOF after it), its kind before the ':' does not
+        if text.split(":", 1)[0] != (self.last_error or "").split(":", 1)[0]:
             LOG.warning("local broker: %s", text)
         self.last_error = text
         self._report("refused" if "refused" in text else "backoff")
@@ -203,9 +208,14 @@ class LocalLink:
         for topic, payload in retained:
             self._publish(client, topic, payload, retain=True)
 
-    def _on_disconnect(self, _c: Client, _u: Any, _f: Any, code: Any, _p: Any) -> None:
-        if not self._stopping.is_set():
-            self._note_error(f"connection to {self.settings.url} lost: {reason_text(code)}")
+    def _on_disconnect(self, client: Client, reason: str) -> None:
+        with self._lock:
+            was_up = self._client is client
+        if was_up and not self._stopping.is_set():
+            self._note_error(f"connection to {self.settings.url} lost: {reason}")
+        elif not self._stopping.is_set() and "refused" not in (self.last_error or ""):
+            # closed before a CONNACK: TLS (our certificate refused); a refusal said it already
+            self._note_error(f"{self.settings.url} closed the connection: {reason}")
         self._wake.set()
 
     def _on_publish(self, _c: Client, _u: Any, _mid: int, _code: Any, _p: Any) -> None:
