@@ -21,6 +21,9 @@ from edge.local.values import PHASES, SENSORS, WARNING_KEY
 DISCOVERY_PREFIX: Final = "homeassistant"
 PHASE_KEYS: Final = frozenset(key for key, _obis, _unit in PHASES)
 DIAGNOSTIC_KEYS: Final = PHASE_KEYS | {"power_failures", "long_power_failures"}
+# announced at once but absent from a state until known (no quarter closed yet): their template
+# renders None then, which Home Assistant shows as unknown (an absent key is a template error)
+MAYBE_ABSENT_KEYS: Final = frozenset({"month_peak_w", "quarter_average_w", "quarter_projected_w"})
 
 
 def object_id(*parts: str) -> str:
@@ -82,7 +85,9 @@ def sensor_config(
         }
     else:
         sensor = SENSORS[key]
-        config |= {"name": sensor.name, "value_template": f"{{{{ value_json.{key} }}}}"}
+        fallback = " | default(None)" if key in MAYBE_ABSENT_KEYS else ""
+        template = f"{{{{ value_json.{key}{fallback} }}}}"
+        config |= {"name": sensor.name, "value_template": template}
         if sensor.device_class is not None:
             config["device_class"] = sensor.device_class
         if sensor.state_class is not None:

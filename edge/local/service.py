@@ -184,7 +184,9 @@ class LocalService:
             watts = found[1] if found is not None else None
             meter.meter_peak = (month, watts) if watts is not None else None
         theirs = meter.meter_peak
-        if theirs is not None and theirs[0] == month:
+        # a meter shows 0 W until its month's first quarter closes: that is no peak yet, and a
+        # month_peak_w of 0 would chart a false minimum (Home Assistant shows unknown instead)
+        if theirs is not None and theirs[0] == month and (theirs[1] or ours is not None):
             return max(ours or 0, theirs[1])
         return ours
 

@@ -124,3 +124,26 @@ def test_plot_without_matplotlib_says_how_to_install_it(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "pip install 'p1edge[plot]'" in result.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_no_month_peak_before_the_months_first_quarter_closes(tmp_path: Path) -> None:
+    # the Fluvius meter shows 1-0:1.6.0 as 0 kW until then: not a peak of 0 W
+    rendered = render("fluvius", start="2026-03-01T00:00:00+01:00", duration="5m", seed=3,
+                      interval=10)  # fmt: skip
+    extra = '\n[local]\nbroker = "mqtt://127.0.0.1:1"\nlive_interval_s = 1\n'
+    config = load_config(write_be_config(tmp_path, "/dev/null", dialect="fluvius", extra=extra))
+    now = [1000.0]
+    publisher = Recorder()
+    conn = connect(tmp_path / "data")
+    try:
+        service = LocalService(config, publisher, conn, BRUSSELS, clock=lambda: now[0])
+        for i, one in enumerate(decode(rendered.data, local_tz=BRUSSELS)):
+            now[0] = 1000.0 + 10 * i
+            service.on_telegrams(AP, [one])
+    finally:
+        conn.close()
+    assert len(publisher.live) >= 5
+    assert all("month_peak_w" not in state for _topic, state in publisher.live)
+    [config_topic] = [t for t in publisher.retained if t.endswith(f"{AP}_month_peak_w/config")]
+    template = json.loads(publisher.retained[config_topic])["value_template"]
+    assert template == "{{ value_json.month_peak_w | default(None) }}"  # unknown, not an error
