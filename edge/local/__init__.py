@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from edge.adapters.mqtt_config import BrokerSettings
+from edge.local.discovery import stale_config
 from edge.local.link import LocalLink
 from edge.local.meter_peaks import MeterPeakRecorder, attach_meter_peaks
 from edge.local.service import LocalService
@@ -40,6 +41,7 @@ def attach_local(agent: Agent) -> LocalService:
         client_id=f"p1edge-local-{config.gateway.id}",
         availability_topic=f"{local.prefix}/{config.gateway.id}/availability",
         health=agent.health,  # connection state and failures in the status model
+        stale=stale_config(config.gateway.id, (point.ean for point in config.points)),
     )
     service = LocalService(config, service_link, agent.conn, ZoneInfo(config.gateway.timezone))
     agent.hooks.on_telegrams.append(service.on_telegrams)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from edge import __version__
@@ -101,3 +101,22 @@ def sensor_config(
 def announced_keys(values: Iterable[str]) -> set[str]:
     """The keys of a state message that get a sensor (not the times)."""
     return {key for key in values if key in SENSORS or key == WARNING_KEY}
+
+
+def stale_config(gateway: str, aps: Iterable[str]) -> Callable[[str], bool]:
+    """A test of a discovery config topic: True if it is this gateway's, of a point no longer
+    configured (its retained config must be cleared, or Home Assistant keeps a dead device).
+
+    The topic must be `homeassistant/<component>/p1edge_<gateway>_<18-digit EAN>_<key>/config`:
+    the EAN's form keeps another gateway whose id merely starts like ours out of it.
+    """
+    ours = re.compile(
+        rf"{DISCOVERY_PREFIX}/[^/]+/{re.escape(object_id(gateway))}_(\d{{18}})_[^/]+/config"
+    )
+    keep = {object_id(ap).removeprefix("p1edge_") for ap in aps}
+
+    def stale(topic: str) -> bool:
+        found = ours.fullmatch(topic)
+        return found is not None and found[1] not in keep
+
+    return stale

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any, Final
 
 from paho.mqtt.client import MQTT_ERR_SUCCESS, Client, MQTTMessage
@@ -32,6 +33,7 @@ from edge.supervisor import Health, supervise
 
 LOG: Final = logging.getLogger("edge.local")
 HA_STATUS: Final = "homeassistant/status"
+HA_CONFIGS: Final = "homeassistant/+/+/config"
 ONLINE: Final = b"online"
 OFFLINE: Final = b"offline"
 
@@ -47,11 +49,14 @@ class LocalLink:
         availability_topic: str,
         max_pending: int = 200,
         health: Health | None = None,
+        stale: Callable[[str], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.client_id = client_id
         self.availability_topic = availability_topic
         self.max_pending = max_pending
+        # a retained discovery config it names (a point no longer configured) is cleared
+        self.stale = stale
         self.retained: dict[str, bytes] = {}  # re-published on every connection
         self.published = 0
         self.dropped = 0
@@ -196,6 +201,8 @@ class LocalLink:
         self.last_error = None
         self._report("connected")
         client.subscribe(HA_STATUS, qos=0)
+        if self.stale is not None:  # the broker sends its retained configs: clear the dead
+            client.subscribe(HA_CONFIGS, qos=0)
         with self._lock:
             self._queued = self._written = 0
             self._client = client
@@ -223,5 +230,8 @@ class LocalLink:
             self._written += 1
 
     def _on_message(self, client: Client, _u: Any, message: MQTTMessage) -> None:
-        if message.topic == HA_STATUS and message.payload == ONLINE:
+        if message.retain and message.payload and self.stale and self.stale(message.topic):
+            LOG.info("local broker: clearing %s (its point is no longer configured)", message.topic)
+            self._publish(client, message.topic, b"", retain=True)  # empty: deleted
+        elif message.topic == HA_STATUS and message.payload == ONLINE:
             self._publish_retained(client)  # Home Assistant restarted: announce again
