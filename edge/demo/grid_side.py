@@ -41,9 +41,9 @@ def allocate_days(
         return False, [f"grid operator: registry import failed: {done.stderr.strip()}"]
     table = [
         "",
-        f"grid operator's allocation (per day, --min-points 1): {'day':<11} {'grid area':<9} "
-        f"{'BRP':<10} {'supplier':<9} {'offtake kWh':>11} {'injection kWh':>13} {'points':>6} "
-        f"{'substituted ISPs':>16}",
+        "grid operator's allocation, per cell summed over the day (--min-points 1):",
+        f"{'day':<11} {'grid area':<9} {'BRP':<10} {'supplier':<9} {'offtake kWh':>11} "
+        f"{'injection kWh':>13} {'points':>6} {'substituted ISPs':>16}",
     ]
     ok = True
     for offset in range(days):
@@ -74,7 +74,7 @@ def _day_rows(day: date, path: Path) -> list[str]:
             if row["direction"] == "offtake":
                 cell[3] += int(row["substituted"]) > 0
     return [
-        f"{'':<50} {day.isoformat():<11} {area:<9} {brp:<10} {supplier:<9} {off / 1000:>11.3f} "
+        f"{day.isoformat():<11} {area:<9} {brp:<10} {supplier:<9} {off / 1000:>11.3f} "
         f"{inj / 1000:>13.3f} {points:>6} {substituted:>16}"
         for (area, brp, supplier), (off, inj, points, substituted) in sorted(sums.items())
     ]
