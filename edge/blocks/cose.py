@@ -171,7 +171,9 @@ def _decode_protected(protected: bytes) -> Mapping[int, Any]:
     if header is None:
         header = MappingProxyType(_check_protected(protected))  # shared: read-only
         if len(_header_cache) >= _HEADER_CACHE_SIZE:
-            _header_cache.clear()
+            # evict the oldest entry (dicts keep insertion order), not the whole cache: with
+            # more gateways than entries, clearing made every header a miss again right after
+            del _header_cache[next(iter(_header_cache))]
         _header_cache[protected] = header
     return header
 

@@ -43,9 +43,15 @@ class _Edge:
 
 @dataclass(slots=True)
 class _Chunk:
-    rows: list[list[Any]] = field(default_factory=list)
+    # the readings go straight into one reused float array, (row, register × boundary): no
+    # Python list per block survives the block, so the garbage collector has little to walk
+    buffer: np.ndarray
     index: list[int] = field(default_factory=list)
     bad: list[tuple[int, list[int]]] = field(default_factory=list)  # (chunk row, intervals)
+
+    def clear(self) -> None:
+        self.index.clear()
+        self.bad.clear()
 
 
 def _reading(values: Any, at: int) -> tuple[float, float]:
@@ -75,7 +81,7 @@ def decode_day(blocks: Iterable[tuple[str, str, int, bytes]], points: Points, tz
     meters: list[Any] = [None] * size
     before: dict[int, _Edge] = {}
     after: dict[int, _Edge] = {}
-    chunk = _Chunk()
+    chunk = _Chunk(np.empty((CHUNK, len(REGISTERS) * (n + 1))))
     layout = (utc_text(start), n)
     for gw, ap, seq, cose in blocks:
         try:
@@ -105,10 +111,9 @@ def decode_day(blocks: Iterable[tuple[str, str, int, bytes]], points: Points, tz
         cols.received[i], cols.gw[i], meters[i] = True, gw, payload["meter"]
         cols.used.append((gw, ap, seq, hashlib.sha256(cose).digest()))
         _collect(chunk, i, payload, n)
-        if len(chunk.rows) >= CHUNK:
-            _flush(chunk, points, cols)
-            chunk = _Chunk()
-    _flush(chunk, points, cols)
+        if len(chunk.index) >= CHUNK:
+            _flush(chunk, points, cols, n)
+    _flush(chunk, points, cols, n)
     cols.rejected &= ~cols.received
     _continuity(cols, points, meters, before, after, n)
     return cols
@@ -134,8 +139,12 @@ def _layout_problem(
 
 def _collect(chunk: _Chunk, i: int, payload: Mapping[str, Any], n: int) -> None:
     readings, status, flags = payload["readings"], payload["status"], payload["flags"]
-    row = len(chunk.rows)
-    chunk.rows.append([readings[r] for r in REGISTERS])
+    row = len(chunk.index)
+    try:  # None -> nan; Wh registers are far below 2^53, so exact
+        chunk.buffer[row] = readings["import_t1"] + readings["import_t2"] + (
+            readings["export_t1"] + readings["export_t2"])  # fmt: skip
+    except (TypeError, ValueError):  # a reading that is no number: the block's readings unknown
+        chunk.buffer[row] = np.nan
     chunk.index.append(i)
     bad: list[int] = []
     if status.count("measured") + status.count("interpolated") != n:
@@ -146,15 +155,12 @@ def _collect(chunk: _Chunk, i: int, payload: Mapping[str, Any], n: int) -> None:
         chunk.bad.append((row, bad))
 
 
-def _flush(chunk: _Chunk, points: Points, cols: Columns) -> None:
+def _flush(chunk: _Chunk, points: Points, cols: Columns, n: int) -> None:
     """The vectorised checks of one chunk of blocks; results go to their points' rows."""
-    if not chunk.rows:
+    if not chunk.index:
         return
     index = np.array(chunk.index, dtype=np.int64)
-    try:
-        readings = np.array(chunk.rows, dtype=np.float64)  # (c, 4, n+1); None -> nan
-    except (TypeError, ValueError):  # a reading that is no number: find the block
-        readings = np.stack([_row(r) for r in chunk.rows])
+    readings = chunk.buffer[: len(index)].reshape(len(index), len(REGISTERS), n + 1)
     good = (np.diff(readings, axis=2) >= 0).all(axis=1)  # nan compares False: unknown fails
     imp = readings[:, 0] + readings[:, 1]
     exp = readings[:, 2] + readings[:, 3]
@@ -163,13 +169,7 @@ def _flush(chunk: _Chunk, points: Points, cols: Columns) -> None:
     for row, intervals in chunk.bad:
         good[row, intervals] = False
     cols.imp[index], cols.exp[index], cols.ok[index] = imp, exp, good
-
-
-def _row(registers: list[Any]) -> np.ndarray:
-    try:
-        return np.array(registers, dtype=np.float64)
-    except (TypeError, ValueError):
-        return np.full((len(registers), len(registers[0])), np.nan)
+    chunk.clear()
 
 
 def _continuity(
