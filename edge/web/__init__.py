@@ -67,5 +67,5 @@ def start_web(agent: Agent) -> WebServer:
         "serving": server.serving,
         "last_error": server.last_error,
     }
-    server.start()
+    server.start(agent.health)  # supervised: a failure is an alarm, then a restart
     return server

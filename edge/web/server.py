@@ -20,9 +20,12 @@ from typing import Any, Final
 
 from edge.config.table import fail
 from edge.config.web import WebConfig
+from edge.supervisor import Health, supervise
 from edge.web.app import Request, Response, WebApp
 
 LOG: Final = logging.getLogger("edge.web")
+WEB_ALARM: Final = "web"
+POLL_S: Final = 1.0  # how soon serve_forever sees stop(); longer polls wake the Pi less often
 MAX_TARGET: Final = 2048
 MAX_BODY: Final = 16 * 1024
 SOCKET_TIMEOUT_S: Final = 15.0
@@ -148,21 +151,34 @@ class WebServer:
         self.app = app
         self.thread: threading.Thread | None = None
         self.last_error: str | None = None
+        self._stopping = threading.Event()
 
     @property
     def port(self) -> int:
         return int(self.httpd.server_address[1])
 
-    def serve_forever(self) -> None:
-        """Serve until `stop()`; an unexpected end is logged and kept for the status."""
+    def serve_forever(self, health: Health | None = None) -> None:
+        """Serve until `stop()`. Under the agent (`health`), a failure is an alarm and the
+        server is restarted with backoff (the supervisor); alone, it is logged and kept."""
+        if health is None:
+            try:
+                self._serve()
+            except Exception:
+                LOG.exception("web: the page stopped")
+            return
+        supervise(WEB_ALARM, self._serve, health, self._stopping, backoff_max=30.0)
+
+    def _serve(self) -> None:
         try:
-            self.httpd.serve_forever(poll_interval=0.2)
+            self.httpd.serve_forever(poll_interval=POLL_S)
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
-            LOG.exception("web: the page stopped")
+            raise
 
-    def start(self) -> None:
-        self.thread = threading.Thread(target=self.serve_forever, name="web", daemon=True)
+    def start(self, health: Health | None = None) -> None:
+        self.thread = threading.Thread(
+            target=self.serve_forever, args=(health,), name="web", daemon=True
+        )
         self.thread.start()
 
     @property
@@ -170,6 +186,7 @@ class WebServer:
         return self.thread is not None and self.thread.is_alive()
 
     def stop(self) -> None:
+        self._stopping.set()
         if self.serving:  # shutdown() waits for serve_forever: only while it runs
             self.httpd.shutdown()
         self.httpd.server_close()
