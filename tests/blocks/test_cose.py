@@ -225,3 +225,20 @@ def test_fuzz_mutations_raise_only_our_errors(data: st.DataObject) -> None:
     except (BlockError, SignatureError):
         return
     assert verified.payload == PAYLOAD  # only an unchanged message may verify
+
+
+def test_protected_header_cache_evicts_oldest_not_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    # more gateways than cache entries: clearing the whole cache made every header a miss again
+    from edge.blocks import cose
+
+    monkeypatch.setattr(cose, "_header_cache", {})
+    size = cose._HEADER_CACHE_SIZE
+    headers = [
+        cbor2.dumps({1: -8, 3: DAY_CONTENT_TYPE, 4: i.to_bytes(8, "big")}, canonical=True)
+        for i in range(size + 1)
+    ]
+    for protected in headers:
+        assert cose._decode_protected(protected)[4] == protected[-8:]
+    assert len(cose._header_cache) == size
+    assert headers[0] not in cose._header_cache
+    assert all(h in cose._header_cache for h in headers[1:])
