@@ -335,7 +335,7 @@ class GridLink:
         try:
             self._serve(session, outbox)
         except MqttError as exc:
-            log.warning("mqtt: %s", exc)
+            self._lost(session, exc)
         except Exception as exc:
             # our own trouble (the database): tell the broker before the connection goes
             self._set_status(link_error=f"{type(exc).__name__}: {exc}")
@@ -348,6 +348,15 @@ class GridLink:
             self._set_status(connected=False)
             close_client(session.client)
         return session.connected
+
+    def _lost(self, session: Session, reason: object) -> None:
+        """One line per lost connection, whoever notices first: paho, or a publish that found
+        the client no longer connected."""
+        if session.connected and not session.lost:
+            session.lost = True
+            log.warning("mqtt: connection to %s lost: %s", self.settings.url, reason)
+        elif not session.connected:
+            log.warning("mqtt: %s", reason)
 
     def _connect_failed(self, session: Session, error: str) -> None:
         close_client(session.client)
@@ -404,7 +413,7 @@ class GridLink:
                 try:
                     alive = self._handle_one(session, outbox, event) and alive
                 except MqttError as exc:  # the acks of this batch still count: commit them
-                    log.warning("mqtt: %s", exc)
+                    self._lost(session, exc)
                     alive = False
         return alive
 
@@ -429,7 +438,7 @@ class GridLink:
             return self._on_connack(session, outbox, event.code)
         if isinstance(event, Gone):
             if session.connected:
-                log.warning("mqtt: connection to %s lost: %s", self.settings.url, event.reason)
+                self._lost(session, event.reason)
             elif not session.answered:  # closed before a CONNACK: TLS (our certificate refused)
                 self._connect_failed(session, f"closed before CONNACK: {event.reason}")
             return False

@@ -81,6 +81,7 @@ class Session:
     client: Client
     connected: bool = False
     answered: bool = False  # a CONNACK came (accepted or refused)
+    lost: bool = False  # the loss is logged (a failed publish may see it before paho does)
     inflight: dict[int, OutboxEntry] = field(default_factory=dict)
     retry_at: dict[str, float] = field(default_factory=dict)
     status_mid: int | None = None
