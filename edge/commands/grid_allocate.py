@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from edge.errors import BlockError, ConfigError
+from edge.grid.defaults import ALLOCATION_K, ALLOCATION_TZ
 from edge.grid.store import open_store, store_url
 
 if TYPE_CHECKING:  # argparse's class is generic only to type checkers
@@ -24,9 +25,9 @@ if TYPE_CHECKING:  # argparse's class is generic only to type checkers
     _SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 # The allocation core needs numpy (the `grid` extra): it is imported when the command runs, so
-# `edge-agent --help` works on a Pi without it. Equal to edge.grid.allocation's (a test checks).
-DEFAULT_K = 10
-DEFAULT_TZ = "Europe/Amsterdam"
+# `edge-agent --help` works on a Pi without it; its defaults come from the numpy-free module.
+DEFAULT_K = ALLOCATION_K
+DEFAULT_TZ = ALLOCATION_TZ
 NEEDS_NUMPY = "grid allocate needs numpy, the 'grid' extra: pip install 'p1edge[grid]'"
 
 

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from edge.adapters.mqtt_config import BrokerSettings
 from edge.errors import ConfigError, MqttError
+from edge.grid.defaults import FLEET_FIRST_DAY, FLEET_TZ
 
 # The fleet generator needs numpy (the `grid` extra): imported when the command runs, so
-# `edge-agent --help` works on a Pi without it. Equal to edge.grid.fleet's (a test checks).
-FIRST_DAY = date(2026, 3, 2)
-TZ = "Europe/Amsterdam"
+# `edge-agent --help` works on a Pi without it; its defaults come from the numpy-free module.
+FIRST_DAY = FLEET_FIRST_DAY
+TZ = FLEET_TZ
 
 if TYPE_CHECKING:  # argparse's class is generic only to type checkers
     _SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]

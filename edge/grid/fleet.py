@@ -30,6 +30,7 @@ from edge.blocks.cose import DAY_CONTENT_TYPE, sign
 from edge.blocks.days import STEP_SECONDS, day_layout
 from edge.blocks.payload import REGISTERS, DayReadings, encode_payload
 from edge.config.ean import with_check_digit
+from edge.grid.defaults import FLEET_FIRST_DAY, FLEET_TZ
 from edge.grid.registry import RegistryRow
 
 GRID_AREAS = ("GA-NOORD", "GA-MIDDEN", "GA-ZUID", "GA-OOST")
@@ -42,8 +43,8 @@ SUPPLIERS = (
 MAIN_KVA = (Decimal("17.3"), Decimal("9.2"), Decimal("10.0"), Decimal("24.2"))
 EV_KVA, PV_KVA = Decimal("11.0"), Decimal("5.7")
 EV_KW = 11.0
-FIRST_DAY = date(2026, 3, 2)
-TZ = "Europe/Amsterdam"
+FIRST_DAY = FLEET_FIRST_DAY
+TZ = FLEET_TZ
 
 
 @dataclass(frozen=True, slots=True)

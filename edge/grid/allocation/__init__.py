@@ -28,10 +28,11 @@ from edge.grid.allocation.points import day_points
 from edge.grid.allocation.privacy import publish
 from edge.grid.allocation.report import AreaCounts, allocation_csv, completeness_csv, run_json
 from edge.grid.allocation.substitute import substitute
+from edge.grid.defaults import ALLOCATION_K, ALLOCATION_TZ
 from edge.grid.registry import RegistryRow, registry_csv
 
-DEFAULT_K = 10
-DEFAULT_TZ = "Europe/Amsterdam"
+DEFAULT_K = ALLOCATION_K
+DEFAULT_TZ = ALLOCATION_TZ
 
 
 @dataclass(frozen=True, slots=True)
