@@ -23,7 +23,9 @@ PHASE_KEYS: Final = frozenset(key for key, _obis, _unit in PHASES)
 DIAGNOSTIC_KEYS: Final = PHASE_KEYS | {"power_failures", "long_power_failures"}
 # announced at once but absent from a state until known (no quarter closed yet): their template
 # renders None then, which Home Assistant shows as unknown (an absent key is a template error)
-MAYBE_ABSENT_KEYS: Final = frozenset({"month_peak_w", "quarter_average_w", "quarter_projected_w"})
+MAYBE_ABSENT_KEYS: Final = frozenset(
+    {"month_peak_w", "meter_month_peak_w", "quarter_average_w", "quarter_projected_w"}
+)
 
 
 def object_id(*parts: str) -> str:

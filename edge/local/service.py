@@ -172,6 +172,13 @@ class LocalService:
             meter.live_peak = (month, watts)
 
     def _month_peak(self, meter: _Meter, t: int, telegram: Telegram) -> int | None:
+        ours, theirs = self._peaks(meter, t, telegram)
+        if theirs is None:
+            return ours
+        return max(ours or 0, theirs)
+
+    def _peaks(self, meter: _Meter, t: int, telegram: Telegram) -> tuple[int | None, int | None]:
+        """(our month peak, the meter's own) at meter time `t`; None: not known yet."""
         month = month_of(t, self.tz)
         ours = meter.tracker.peak_in(month)
         live = meter.live_peak
@@ -185,10 +192,11 @@ class LocalService:
             meter.meter_peak = (month, watts) if watts is not None else None
         theirs = meter.meter_peak
         # a meter shows 0 W until its month's first quarter closes: that is no peak yet, and a
-        # month_peak_w of 0 would chart a false minimum (Home Assistant shows unknown instead)
-        if theirs is not None and theirs[0] == month and (theirs[1] or ours is not None):
-            return max(ours or 0, theirs[1])
-        return ours
+        # peak of 0 would chart a false minimum (Home Assistant shows unknown instead); once a
+        # quarter of the month closed (ours is known), 0 W is a real figure (an export month)
+        if theirs is None or theirs[0] != month or not (theirs[1] or ours is not None):
+            return ours, None
+        return ours, theirs[1]
 
     def _due(self, meter: _Meter, now: float) -> bool:
         last = meter.last_publish
@@ -200,11 +208,11 @@ class LocalService:
     def _publish(self, meter: _Meter, telegram: Telegram, state: WarningState | None) -> None:
         values = telegram_values(telegram)
         t = int(telegram.timestamp.timestamp()) if telegram.timestamp else 0
-        peak = self._month_peak(meter, t, telegram)
-        if peak is not None:
-            values["month_peak_w"] = peak
-        if meter.meter_peak is not None:
-            values["meter_month_peak_w"] = meter.meter_peak[1]
+        ours, theirs = self._peaks(meter, t, telegram)
+        if ours is not None or theirs is not None:
+            values["month_peak_w"] = max(ours or 0, theirs or 0)
+        if theirs is not None:
+            values["meter_month_peak_w"] = theirs
         if state is not None:  # from 1-0:1.4.0 when sent, else from the registers
             if state.average_w is not None:
                 values["quarter_average_w"] = state.average_w
