@@ -49,8 +49,13 @@ def register_collect(
         "chain link to stored neighbours), store it once per (gateway, ap, seq) and the "
         "rejected ones apart with their reason. A block is acknowledged to the broker only "
         "after its commit; the session persists (same --client-id) so a restarted collector "
-        "gets what it had not acknowledged. Reconnects with backoff. Prints one line per "
-        "block and a summary (also on SIGTERM). Exit 1 if --timeout came before --until.",
+        "gets what it had not acknowledged. Reconnects to the broker and to the store with "
+        "backoff: while the store is away (restarting, unreachable, locked, disk full) nothing "
+        "is acknowledged and the blocks wait. Prints one line per block and a summary (also "
+        "on SIGTERM). Exit 0 when stopped, 1 if --timeout came before --until, 2 on unusable "
+        "arguments, keys, broker or store at start (also a store schema newer than this "
+        "program), 3 when the store failed in a way retrying cannot fix or the run ended "
+        "while it was away (nothing uncommitted was acknowledged: the broker keeps it).",
     )
     parser.add_argument(
         "--pubkeys", required=True, type=Path, metavar="DIR", help="DIR/<gateway>.pub keys"
@@ -126,8 +131,9 @@ def run_collect(args: argparse.Namespace, settings: BrokerSettings) -> int:
     summary = CollectSummary()
     try:
         with _stop_on_signals(stop):
-            summary = collect(
+            collect(
                 settings, collector, options, until=args.until, deadline=deadline, stop=stop,
+                summary=summary,
                 out=lambda line: print(line, flush=True),
                 note=lambda line: print(line, file=sys.stderr, flush=True),
                 quiet=args.quiet,
@@ -137,7 +143,7 @@ def run_collect(args: argparse.Namespace, settings: BrokerSettings) -> int:
     except StoreFailure as exc:  # unacknowledged blocks stay with the broker: start again
         print(f"edge-agent grid collect: {exc}; nothing uncommitted was acknowledged",
               file=sys.stderr)  # fmt: skip
-        return 3
+        summary.stop_reason = "store failed"
     finally:
         try:
             gaps: int | str = len(collector.gaps())
@@ -151,8 +157,13 @@ def run_collect(args: argparse.Namespace, settings: BrokerSettings) -> int:
         flush=True,
     )
     note = f"collect: {summary.reconnects} reconnects, {summary.unacked} unacknowledged at a "
-    note += f"reconnect (the broker sends them again), {total} blocks in the store"
+    note += f"reconnect (the broker sends them again), {total} blocks in the store, "
+    note += f"{summary.store_outages} store outages ({summary.store_outage_seconds:.1f} s)"
+    if summary.left:
+        note += f", {summary.left} received blocks not committed (left with the broker)"
     print(note, file=sys.stderr, flush=True)
+    if summary.stop_reason == "store failed" or summary.left:
+        return 3
     return 1 if args.until is not None and summary.stored < args.until else 0
 
 

@@ -9,7 +9,8 @@ them through the connection they came on (after a reconnect, the old packet ids 
 those blocks come again and are duplicates). A lost connection is retried with capped
 exponential backoff forever, subscribing again each time (a restarted broker without
 persistence has forgotten the session). With a share group the filters are
-`$share/GROUP/...`: the broker hands each block to one collector of the group.
+`$share/GROUP/...`: the broker hands each block to one collector of the group. Committing
+and acknowledging, and waiting out a store that is away, are `edge.grid.commit`'s.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +31,11 @@ from edge.adapters.mqtt_blocking import close_client
 from edge.adapters.mqtt_config import BrokerSettings, tls_context
 from edge.adapters.mqtt_status import reason_text
 from edge.adapters.mqtt_topics import day_filter, month_filter
-from edge.errors import ConfigError, EdgeError, MqttError
-from edge.grid.collector import Collector, gap_line
-from edge.grid.store import Candidate, Rejection
+from edge.errors import ConfigError, MqttError
+from edge.grid.collector import Collector
+from edge.grid.commit import CollectSummary, Committer, Job, StoreFailure
+
+__all__ = ["CollectSummary", "SessionOptions", "StoreFailure", "collect", "subscription_filters"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,8 @@ class SessionOptions:
     batch: int = 500
     linger: float = 0.05  # how long a started batch waits for more messages
     receive_maximum: int = 2000  # unacknowledged blocks the broker may send ahead
+    store_retry_min: float = 0.5  # a failing store is tried again after this, doubling …
+    store_retry_max: float = 30.0  # … up to this
 
 
 def subscription_filters(prefix: str, share: str | None) -> list[str]:
@@ -178,18 +183,6 @@ class _Link:
         close_client(self.client)
 
 
-@dataclass(slots=True)
-class CollectSummary:
-    """Counts of one collect run."""
-
-    stored: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    reconnects: int = 0
-    unacked: int = 0  # committed, but the connection was gone before the PUBACK
-    stop_reason: str = ""
-
-
 def collect(
     settings: BrokerSettings,
     collector: Collector,
@@ -202,17 +195,24 @@ def collect(
     note: Callable[[str], None] = print,
     quiet: bool = False,
     clock: Callable[[], float] = time.time,
+    summary: CollectSummary | None = None,
 ) -> CollectSummary:
     """Receive, check, store and acknowledge until `until` blocks are stored, `clock()` passes
     `deadline`, or `stop` is set. The first connection failing raises `MqttError` (a wrong
-    URL or credentials should say so at once); later losses are retried with backoff."""
+    URL or credentials should say so at once); later losses are retried with backoff, and so
+    is a store that fails in a way that may pass (`edge.grid.commit`); `StoreFailure` when it
+    cannot pass. `summary` (filled in as it goes) is also there when this raises."""
     stop = stop or threading.Event()
     filters = subscription_filters(collector.prefix, options.share)
     inbox: queue.Queue[_Received] = queue.Queue()
-    summary = CollectSummary()
-    committer = _Committer(collector, summary, out, quiet, clock)
+    summary = CollectSummary() if summary is None else summary
+    committer: Committer[_Received] = Committer(
+        collector, summary, ack=_ack, out=out, note=note, quiet=quiet, stop=stop, clock=clock,
+        retry_min=options.store_retry_min, retry_max=options.store_retry_max,
+    )  # fmt: skip
     link: _Link | None = None
     backoff = settings.reconnect_min
+    pending: Job[_Received] | None = None  # checked, waiting for the committer to take it
     try:
         while not stop.is_set():
             if deadline is not None and clock() >= deadline:
@@ -225,96 +225,43 @@ def collect(
                     backoff = min(backoff * 2, settings.reconnect_max)
                     continue
                 backoff = settings.reconnect_min
-            committer.submit(collector, _next_batch(inbox, options))
+            if pending is None:
+                pending = _prepare(committer, _next_batch(inbox, options))
+            if pending is not None:
+                if not committer.offer(pending, timeout=0.5):
+                    continue  # the store is slow or away: look after the broker meanwhile
+                pending = None
             if until is not None and summary.stored >= until:
                 summary.stop_reason = "until"
                 break
         else:
             summary.stop_reason = "stopped"
-            # what has arrived is committed and acknowledged before leaving
-            while not inbox.empty():
-                committer.submit(collector, _next_batch(inbox, options, wait=0))
+            # what has arrived is committed and acknowledged before leaving (if the store is
+            # there: the committer does not wait for it once `stop` is set)
+            while pending is not None or not inbox.empty():
+                job = pending or _prepare(committer, _next_batch(inbox, options, wait=0))
+                if job is not None:
+                    while not committer.offer(job, timeout=0.5):
+                        pass
+                pending = None
         committer.finish()
     finally:
+        if pending is not None:
+            summary.left += len(pending.messages)
         committer.finish(raise_error=False)
         if link is not None:
             link.close()
     return summary
 
 
-class StoreFailure(EdgeError):
-    """The store failed while committing; nothing of that batch was acknowledged."""
+def _prepare(committer: Committer[_Received], batch: list[_Received]) -> Job[_Received] | None:
+    return committer.prepare(batch, [(m.topic, m.payload) for m in batch])
 
 
-class _Committer:
-    """Commits checked batches on its own thread while the caller checks the next one.
-
-    The signature checks are CPU work and the commit mostly waits (for the disk, for the
-    PostgreSQL server): overlapping them is most of a second collector's gain, in one process.
-    At most two batches wait (the broker holds the rest: nothing is acknowledged before).
-    """
-
-    def __init__(
-        self,
-        collector: Collector,
-        summary: CollectSummary,
-        out: Callable[[str], None],
-        quiet: bool,
-        clock: Callable[[], float],
-    ) -> None:
-        self.collector, self.summary, self.out, self.quiet, self.clock = (
-            collector, summary, out, quiet, clock
-        )  # fmt: skip
-        self.jobs: queue.Queue[tuple[list[_Received], list[Candidate | Rejection]] | None] = (
-            queue.Queue(maxsize=2)
-        )
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="grid-commit", daemon=True)
-        self.thread.start()
-
-    def submit(self, collector: Collector, batch: list[_Received]) -> None:
-        self._raise()
-        if batch:
-            self.jobs.put((batch, collector.examine([(m.topic, m.payload) for m in batch])))
-
-    def finish(self, *, raise_error: bool = True) -> None:
-        if self.thread.is_alive():
-            self.jobs.put(None)
-            self.thread.join()
-        if raise_error:
-            self._raise()
-
-    def _raise(self) -> None:
-        if self.error is not None:
-            raise StoreFailure(f"the store failed: {self.error}") from self.error
-
-    def _run(self) -> None:
-        while (job := self.jobs.get()) is not None:
-            try:
-                self._settle(*job)
-            except Exception as exc:  # a store failure must reach the caller, not end a thread
-                self.error = exc
-                while self.jobs.get() is not None:  # let the caller's put()s through
-                    pass
-                return
-
-    def _settle(self, batch: list[_Received], items: list[Candidate | Rejection]) -> None:
-        results = self.collector.settle(items, now=int(self.clock()))
-        # committed: only now may the broker forget them
-        for message in batch:
-            if not message.link.ack(message.mid, message.qos):
-                self.summary.unacked += 1  # the broker sends it again: a duplicate then
-        for result in results:
-            if result.verdict == "stored":
-                self.summary.stored += 1
-            elif result.verdict == "duplicate":
-                self.summary.duplicates += 1
-            else:
-                self.summary.rejected += 1
-            if not self.quiet or result.verdict == "rejected":
-                self.out(result.line())
-            for gap in result.gaps:
-                self.out(gap_line(gap))
+def _ack(messages: Sequence[_Received]) -> int:
+    """PUBACK committed messages on the connection each came by; returns how many could not
+    be (their connection is gone: the broker sends them again, duplicates then)."""
+    return sum(1 for m in messages if not m.link.ack(m.mid, m.qos))
 
 
 def _reconnect(

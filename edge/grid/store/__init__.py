@@ -14,8 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge.errors import ConfigError
-from edge.grid.store.engines import PostgresConnection, SqliteConnection
+from edge.grid.store.engines import (
+    BUSY_TIMEOUT_MS,
+    PostgresConnection,
+    SqliteConnection,
+    StoreUnavailable,
+    failure_state,
+)
 from edge.grid.store.model import Candidate, ChainGap, Outcome, RejectedRow, Rejection, Verdict
+from edge.grid.store.schema import SchemaTooNew
 from edge.grid.store.sql import SqlStore
 
 Store = SqlStore
@@ -26,8 +33,11 @@ __all__ = [
     "Outcome",
     "RejectedRow",
     "Rejection",
+    "SchemaTooNew",
     "Store",
+    "StoreUnavailable",
     "Verdict",
+    "failure_state",
     "open_store",
     "store_url",
 ]
@@ -56,10 +66,17 @@ def sqlite_path(url: str) -> Path | None:
     return Path(url)
 
 
-def open_store(url: str | Path) -> SqlStore:
-    """Open (and migrate) the store at `url`; `ConfigError` when it cannot be opened."""
+def open_store(url: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> SqlStore:
+    """Open (and migrate) the store at `url`; `ConfigError` when it cannot be opened
+    (`StoreUnavailable` when that may pass, `SchemaTooNew` when a newer release migrated it).
+    `busy_timeout_ms`: how long an SQLite write waits for another writer's lock."""
     text = str(url)
     path = sqlite_path(text)
     if path is None:
-        return SqlStore(PostgresConnection(text), text)
-    return SqlStore(SqliteConnection(path), f"sqlite:///{path}")
+        return SqlStore(PostgresConnection(text), text, lambda: PostgresConnection(text))
+    file = path
+
+    def connect() -> SqliteConnection:
+        return SqliteConnection(file, busy_timeout_ms)
+
+    return SqlStore(connect(), f"sqlite:///{path}", connect)

@@ -5,13 +5,18 @@ only after its commit, so a commit must survive a power cut), BEGIN IMMEDIATE so
 collector processes on one file take turns instead of failing, and a busy timeout for that.
 PostgreSQL (psycopg 3): READ COMMITTED writes whose conflicts the insert itself settles
 (ON CONFLICT), REPEATABLE READ for the allocation's consistent read.
+
+`failure_state` sorts an engine's errors into the ones that pass (the server restarting, the
+network, a lock held too long, a full disk: a collector waits and tries again) and the ones
+that do not (None: a programming or schema error, a corrupt file: retrying cannot help).
 """
 
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,6 +24,60 @@ from edge.errors import ConfigError
 from edge.grid.store.schema import POSTGRES, SQLITE, Engine
 
 BUSY_TIMEOUT_MS = 60_000
+
+# SQLite primary result codes that a retry may get past (sqlite3.h)
+_SQLITE_PASSING = {5: "busy", 6: "busy", 8: "read-only", 10: "disk I/O error", 13: "disk full",
+                   14: "cannot open its file", 15: "busy"}  # fmt: skip
+
+
+class StoreUnavailable(ConfigError):
+    """The store cannot be reached or written now (`state` says why); it may come back.
+
+    At start this is a configuration error like any other (exit 2); during a collect run the
+    collector waits and tries again."""
+
+    def __init__(self, message: str, state: str) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+def failure_state(exc: BaseException) -> str | None:
+    """What a store error means for a writer that may retry: a short state ("unreachable",
+    "disk full", "busy", …) when it may pass, None when it will not."""
+    if isinstance(exc, StoreUnavailable):
+        return exc.state
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is None:  # an error of the sqlite3 module itself, e.g. a closed connection
+            return "unreachable" if isinstance(exc, sqlite3.ProgrammingError) else None
+        return _SQLITE_PASSING.get(code & 0xFF)
+    return _postgres_state(exc)
+
+
+def database_error(exc: BaseException, message: str) -> ConfigError | None:
+    """An engine's error met while opening a store, as the error to raise (None: not an
+    engine's error): `StoreUnavailable` when it may pass, else a plain `ConfigError`."""
+    psycopg = sys.modules.get("psycopg")
+    if not isinstance(exc, sqlite3.Error) and not (psycopg and isinstance(exc, psycopg.Error)):
+        return None
+    state = failure_state(exc)
+    return ConfigError(message) if state is None else StoreUnavailable(message, state)
+
+
+def _postgres_state(exc: BaseException) -> str | None:
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None or not isinstance(exc, psycopg.Error):
+        return None
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    if sqlstate.startswith("53"):  # insufficient resources: disk full, out of memory
+        return "disk full" if sqlstate == "53100" else "out of resources"
+    if sqlstate.startswith("40") or sqlstate == "55P03":  # deadlock, serialization, lock
+        return "busy"
+    if sqlstate == "25006":  # a standby after a failover: read-only until promoted
+        return "read-only"
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return "unreachable"  # connection refused or lost, server shutting down
+    return None
 
 
 class Connection(Protocol):
@@ -41,17 +100,21 @@ class SqliteConnection:
 
     engine = SQLITE
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         try:
             # one user at a time, not always the opening thread (the collector commits on its own)
             self.conn = sqlite3.connect(
-                path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+                path, isolation_level=None, timeout=busy_timeout_ms / 1000, check_same_thread=False
             )
-            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as exc:
-            raise ConfigError(f"cannot open the SQLite store {path}: {exc}") from None
+            message = f"cannot open the SQLite store {path}: {exc}"
+            state = failure_state(exc)
+            raise (
+                ConfigError(message) if state is None else StoreUnavailable(message, state)
+            ) from None
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[None]:
@@ -60,7 +123,11 @@ class SqliteConnection:
         try:
             yield
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk, an I/O error): the first error
+            # is the one to report, not "no transaction is active"
+            if self.conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
 
@@ -78,6 +145,24 @@ class SqliteConnection:
 
     def close(self) -> None:
         self.conn.close()
+
+
+# a cut network must show as an error within seconds, not hang a commit for the kernel's
+# retransmission timeout (~15 min) or a connection attempt forever; the URL may override each
+_NETWORK_DEFAULTS = {
+    "connect_timeout": "10",
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "30000",
+}
+
+
+def _login_refused(exc: BaseException) -> bool:
+    # libpq reports a failed login as text only (no SQLSTATE on a connection attempt): a wrong
+    # password, or a user or database that does not exist
+    text = str(exc)
+    return "authentication failed" in text or "does not exist" in text
 
 
 def _pg(sql: str) -> str:
@@ -98,9 +183,18 @@ class PostgresConnection:
             ) from None
         self._psycopg = psycopg
         try:
-            self.conn = psycopg.connect(url, autocommit=True)
+            given = psycopg.conninfo.conninfo_to_dict(url)
+            extra = {k: v for k, v in _NETWORK_DEFAULTS.items() if k not in given}
+            self.conn = psycopg.connect(
+                psycopg.conninfo.make_conninfo(url, **extra), autocommit=True
+            )
         except psycopg.Error as exc:
-            raise ConfigError(f"cannot connect to the PostgreSQL store: {exc}") from None
+            message = f"cannot connect to the PostgreSQL store: {exc}"
+            # a refused login is not a passing state: the operator must act
+            state = None if _login_refused(exc) else failure_state(exc)
+            raise (
+                ConfigError(message) if state is None else StoreUnavailable(message, state)
+            ) from None
         self._staged = False
 
     def _stage(self) -> None:

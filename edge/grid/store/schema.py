@@ -17,6 +17,8 @@ from typing import Any
 
 import cbor2
 
+from edge.errors import ConfigError
+
 # types per engine: {blob} binary, {int} 64-bit integer, {id} an auto-numbered key
 _V1 = """CREATE TABLE IF NOT EXISTS block (
     gw TEXT NOT NULL,
@@ -116,12 +118,22 @@ MIGRATIONS: tuple[Callable[[Engine, Execute], None], ...] = (_v1, _v2)
 VERSION = len(MIGRATIONS)
 
 
+class SchemaTooNew(ConfigError):
+    """The store was migrated by a newer release than this one."""
+
+
 def migrate(engine: Engine, execute: Execute) -> list[int]:
     """Apply the missing migrations (the caller holds the write lock in one transaction);
     returns the versions applied."""
     execute(f"CREATE TABLE IF NOT EXISTS grid_schema (version {engine.int} PRIMARY KEY, "
             f"applied_utc {engine.int} NOT NULL)", ())  # fmt: skip
     done = {int(row[0]) for row in execute("SELECT version FROM grid_schema", ())}
+    if max(done, default=0) > VERSION:
+        # a newer release migrated this store: an older one must not write what it cannot read
+        raise SchemaTooNew(
+            f"the store's schema is version {max(done)}, newer than this program's {VERSION}: "
+            "upgrade p1edge on this host"
+        )
     applied: list[int] = []
     for version, step in enumerate(MIGRATIONS, start=1):
         if version in done:

@@ -12,14 +12,15 @@ the batch's messages to the broker only after `ingest` returned (= committed).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from edge.blocks.chain import Link, link_problems
 from edge.grid.registry import RegistryRow
-from edge.grid.store.engines import Connection
+from edge.grid.store.engines import Connection, database_error
 from edge.grid.store.model import Candidate, ChainGap, Outcome, RejectedRow, Rejection
 from edge.grid.store.schema import migrate
 
@@ -57,14 +58,39 @@ _LOOKUP_CHUNK = 300  # keys per lookup query (3 parameters each, far below SQLit
 class SqlStore:
     """The grid store (one connection, one thread); see `edge.grid.store.open_store`."""
 
-    def __init__(self, conn: Connection, url: str) -> None:
+    def __init__(
+        self, conn: Connection, url: str, connect: Callable[[], Connection] | None = None
+    ) -> None:
         self.conn = conn
         self.url = url
         self.engine = conn.engine.name
-        with conn.transaction(write=True):
-            if conn.engine.name == "postgresql":  # one migrator at a time across collectors
-                conn.execute("SELECT pg_advisory_xact_lock(7031656447)")
-            migrate(conn.engine, conn.execute)
+        self._connect = connect
+        self._migrate()
+
+    def _migrate(self) -> None:
+        try:
+            with self.conn.transaction(write=True):
+                if self.engine == "postgresql":  # one migrator at a time across collectors
+                    self.conn.execute("SELECT pg_advisory_xact_lock(7031656447)")
+                migrate(self.conn.engine, self.conn.execute)
+        except Exception as exc:
+            error = database_error(exc, f"cannot open the {self.engine} store: {exc}")
+            if error is None:
+                raise
+            with suppress(Exception):
+                self.conn.close()
+            raise error from exc
+
+    def reconnect(self) -> None:
+        """Drop the connection (it may be broken) and open a new one, checking the schema again
+        (another collector may have migrated it meanwhile). Raises what opening raises:
+        `StoreUnavailable` while the store is away."""
+        if self._connect is None:
+            raise RuntimeError("this store was not opened by open_store: it cannot reconnect")
+        with suppress(Exception):  # the old connection may be dead already: closing is best effort
+            self.conn.close()
+        self.conn = self._connect()
+        self._migrate()
 
     def close(self) -> None:
         """Close the connection."""
