@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from edge.adapters.mqtt_config import BrokerSettings
-from edge.local.discovery import stale_config
+from edge.local.availability import MeterAvailability
 from edge.local.link import LocalLink
 from edge.local.meter_peaks import MeterPeakRecorder, attach_meter_peaks
+from edge.local.reconcile import Reconciler
 from edge.local.service import LocalService
 
 if TYPE_CHECKING:
+    from edge.adapters.source_base import SourceStatus
     from edge.agent import Agent
 
 __all__ = ["LocalLink", "LocalService", "MeterPeakRecorder", "attach_local", "attach_meter_peaks"]
@@ -41,9 +43,16 @@ def attach_local(agent: Agent) -> LocalService:
         client_id=f"p1edge-local-{config.gateway.id}",
         availability_topic=f"{local.prefix}/{config.gateway.id}/availability",
         health=agent.health,  # connection state and failures in the status model
-        stale=stale_config(config.gateway.id, (point.ean for point in config.points)),
+        reconciler=(
+            Reconciler(config.gateway.id, (point.ean for point in config.points))
+            if local.homeassistant_discovery
+            else None
+        ),
     )
-    service = LocalService(config, service_link, agent.conn, ZoneInfo(config.gateway.timezone))
+    lines = MeterAvailability(config, lambda: _line_statuses(agent))
+    service = LocalService(
+        config, service_link, agent.conn, ZoneInfo(config.gateway.timezone), availability=lines
+    )
     agent.hooks.on_telegrams.append(service.on_telegrams)
     agent.hooks.after_commit.append(service.after_commit)
     agent.hooks.on_tick.append(service.on_tick)
@@ -54,3 +63,14 @@ def attach_local(agent: Agent) -> LocalService:
     }
     service_link.start()
     return service
+
+
+def _line_statuses(agent: Agent) -> dict[str, SourceStatus]:
+    """Each point's line as its source reports it (of a replay's captures, the one being read:
+    the first not yet stopped)."""
+    out = {}
+    for ap, workers in list(agent.sources.items()):
+        statuses = [worker.status() for worker in workers]
+        if statuses:
+            out[ap] = next((s for s in statuses if s.state != "stopped"), statuses[-1])
+    return out

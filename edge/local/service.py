@@ -7,6 +7,11 @@ most every `live_interval_s` per meter, in meter time or gateway time as `gatewa
 boundaries (`after_commit`) move the month's peak (our own figure, from the registers); the
 meter's own `1-0:1.6.0`, when it sends one, raises the bar further — the bill follows the meter.
 The link never blocks: a message the broker cannot take now is dropped.
+
+Home Assistant learns of a meter from its first state: one device config with a component per
+key the meter sends (`discovery.py`), and one per M-Bus sub-meter it carries; a key that shows
+up later re-announces its device. Each meter's availability (`availability.py`) is looked at on
+the agent's tick and published, retained, only when it changes.
 """
 
 from __future__ import annotations
@@ -18,15 +23,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import Protocol
+from typing import Any, Protocol
 
 from edge.adapters.source_lines import PRESETS
 from edge.config import Config
 from edge.config.model import Clock
 from edge.config.points import MBusSource
 from edge.ingest import registers4
-from edge.local.discovery import announced_keys, device, sensor_config
-from edge.local.values import WARNING_KEY, Number, kwh, telegram_values
+from edge.local.availability import MeterAvailability
+from edge.local.discovery import (
+    announced_keys,
+    component,
+    device_config,
+    device_of,
+    device_topic,
+    meter_device,
+    object_id,
+    submeter_device,
+)
+from edge.local.values import SUBMETERS, WARNING_KEY, Number, kwh, telegram_values
 from edge.p1 import MBUS_ELECTRICITY, Telegram
 from edge.registers import Closed
 from edge.registers.capacity import (
@@ -38,10 +53,14 @@ from edge.registers.capacity import (
 )
 from edge.registers.peak_warning import PeakWarning, WarningState
 from edge.registers.timegrid import iso_utc
+from edge.status import readable_meter_id
 from edge.store.registers import boundaries, last_boundary
 
 # announced from a meter's first state on, although they appear only once a quarter has passed
 QUARTER_KEYS = frozenset({"quarter_average_w", "quarter_projected_w", "month_peak_w", WARNING_KEY})
+# ... and by a Belgian meter (it sends 1-0:1.6.0), its own figure, unknown at a month's start
+METER_PEAK_KEY = "meter_month_peak_w"
+ONLINE, OFFLINE = b"online", b"offline"
 
 
 class Publisher(Protocol):
@@ -61,6 +80,8 @@ class _Meter:
     tracker: MonthPeakTracker
     last_publish: float | None = None
     announced: set[str] = field(default_factory=set)
+    # device kind (None: the meter, else "gas" …) -> component id -> config, as announced
+    components: dict[str | None, dict[str, dict[str, object]]] = field(default_factory=dict)
     peak_raw: str | None = None  # the meter's 1-0:1.6.0 line as last seen
     meter_peak: tuple[str, int] | None = None  # (month, W) of the meter's own figure
     live_peak: tuple[str, int] | None = None  # (month, W) of quarters closed in the warning
@@ -77,6 +98,7 @@ class LocalService:
         tz: tzinfo,
         *,
         clock: Callable[[], float] = time.time,
+        availability: MeterAvailability | None = None,
     ) -> None:
         local = config.local
         assert local is not None, "the local service needs a [local] section"
@@ -93,11 +115,18 @@ class LocalService:
         for point in config.points:
             if isinstance(point.source, MBusSource):
                 self.mbus.setdefault(point.source.ean, []).append((point.ean, point.source.channel))
+        self.availability = availability
+        for ap in self.meters:  # unknown until the first look at the lines: not available
+            link.set_retained(self.meter_availability_topic(ap), OFFLINE)
 
     @property
     def availability_topic(self) -> str:
         """Retained "online"/"offline" (the last will) of this gateway."""
         return f"{self.base}/availability"
+
+    def meter_availability_topic(self, ap: str) -> str:
+        """Retained "online"/"offline": is the meter being read (its line, its telegrams)?"""
+        return f"{self.base}/{ap}/availability"
 
     def state_topic(self, ap: str) -> str:
         """The live state JSON of one meter."""
@@ -140,10 +169,16 @@ class LocalService:
                 meter.tracker.observe(item.boundary)
 
     def on_tick(self, now: int) -> None:
-        """A quarter that ended without telegrams clears its warning."""
+        """A quarter that ended without telegrams clears its warning; meters that went silent
+        or came back change their availability."""
         if now:
             for meter in self.meters.values():
                 meter.warning.tick(now)
+        if self.availability is not None:
+            for ap, available in self.availability.changes().items():
+                self.link.set_retained(
+                    self.meter_availability_topic(ap), ONLINE if available else OFFLINE
+                )
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -219,7 +254,8 @@ class LocalService:
             if state.projected_w is not None:
                 values["quarter_projected_w"] = state.projected_w
         values[WARNING_KEY] = "ON" if meter.warning.active else "OFF"
-        self._send(meter, values, QUARTER_KEYS)
+        always = QUARTER_KEYS | {METER_PEAK_KEY} if telegram.raw("1-0:1.6.0") else QUARTER_KEYS
+        self._send(meter, values, telegram, always)
 
     def _publish_mbus(self, meter: _Meter, telegram: Telegram, channel: int, now: float) -> None:
         for dev in telegram.mbus_of_type(MBUS_ELECTRICITY):
@@ -227,33 +263,55 @@ class LocalService:
                 values: dict[str, Number | str] = {"import_kwh": kwh(dev.base_value)}
                 if dev.timestamp is not None:
                     values["time"] = iso_utc(int(dev.timestamp.timestamp()))
-                self._send(meter, values)
+                self._send(meter, values, telegram)
 
     def _send(
-        self, meter: _Meter, values: dict[str, Number | str], always: frozenset[str] = frozenset()
+        self,
+        meter: _Meter,
+        values: dict[str, Number | str],
+        telegram: Telegram,
+        always: frozenset[str] = frozenset(),
     ) -> None:
         topic = self.state_topic(meter.ap)
         if self.local.homeassistant_discovery:
-            self._announce(meter, (announced_keys(values) | always) - meter.announced)
+            new = (announced_keys(values) | always) - meter.announced
+            if new:
+                self._announce(meter, new, telegram)
         self.link.publish_live(topic, json.dumps(values, separators=(",", ":")).encode())
 
-    def _announce(self, meter: _Meter, keys: set[str]) -> None:
-        if not keys:
-            return
+    def _announce(self, meter: _Meter, keys: set[str], telegram: Telegram) -> None:
+        """Add `keys` to their devices' components and publish those devices' configs."""
         point = self.config.point(meter.ap)
-        dev = device(self.gateway, meter.ap, str(point.role), str(point.dialect), point.name)
         # unavailable once the meter is silent (3 of its intervals) after its last update
         interval = PRESETS.get(str(point.dialect), PRESETS["auto"]).interval_s
         expire = math.ceil(self.local.live_interval_s + 3 * interval)
+        changed: set[str | None] = set()
         for key in sorted(keys):
-            topic, payload = sensor_config(
-                key,
-                gateway=self.gateway,
-                ap=meter.ap,
-                dev=dev,
-                state_topic=self.state_topic(meter.ap),
-                availability=self.availability_topic,
-                expire_after=expire,
-            )
-            self.link.set_retained(topic, payload)
+            kind = device_of(key)
+            cid, config = component(key, gateway=self.gateway, ap=meter.ap, expire_after=expire)
+            meter.components.setdefault(kind, {})[cid] = config
+            changed.add(kind)
         meter.announced |= keys
+        for kind in changed:
+            dev = self._device(meter.ap, kind, telegram)
+            device_id = dev["identifiers"][0]
+            payload = device_config(
+                dev,
+                meter.components[kind],
+                state_topic=self.state_topic(meter.ap),
+                availability=(self.availability_topic, self.meter_availability_topic(meter.ap)),
+            )
+            self.link.set_retained(device_topic(device_id), payload)
+
+    def _device(self, ap: str, kind: str | None, telegram: Telegram) -> dict[str, Any]:
+        point = self.config.point(ap)
+        name = point.name or f"P1 {point.role} meter {ap}"
+        if kind is None:
+            dev = meter_device(self.gateway, ap, str(point.role), str(point.dialect), point.name)
+            if isinstance(point.source, MBusSource):  # read through another meter
+                dev["via_device"] = object_id(self.gateway, point.source.ean)
+            return dev
+        device_type = next(t for _key, _time, t, k in SUBMETERS if k == kind)
+        found = telegram.mbus_of_type(device_type)
+        equipment = readable_meter_id(found[0].equipment_id) if found else None
+        return submeter_device(self.gateway, ap, kind, name, equipment)

@@ -1,9 +1,9 @@
 """Live values of a telegram for the home: what a home-automation dashboard shows.
 
 Strategy: one flat JSON object per meter and message, with stable keys (the same keys name the
-Home Assistant sensors, see `SENSORS`). Registers are published in kWh and gas in m³ — the units
-the Energy dashboard expects — converted from the exact integers only here, at the display
-edge. A value the meter does not send is simply absent (never 0).
+Home Assistant sensors, see `SENSORS`). Registers are published in kWh, gas and water in m³ and
+heat in GJ — the units the Energy dashboard expects — converted from the exact integers only
+here, at the display edge. A value the meter does not send is simply absent (never 0).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
-from edge.p1 import MBUS_GAS, Telegram
+from edge.p1 import MBUS_GAS, MBUS_HEAT, MBUS_WATER, Telegram
 from edge.p1.values import to_base_units
 from edge.registers.timegrid import iso_utc
 
@@ -47,7 +47,10 @@ SENSORS: Final[dict[str, Sensor]] = {
     "export_t2_kwh": _energy("Export tariff 2"),
     "import_kwh": _energy("Import total"),
     "export_kwh": _energy("Export total"),
+    # M-Bus sub-meters, each its own device in Home Assistant (`SUBMETER_KEYS`)
     "gas_m3": Sensor("Gas", "gas", "total_increasing", "m³"),
+    "water_m3": Sensor("Water", "water", "total_increasing", "m³"),
+    "heat_gj": Sensor("Heat", "energy", "total_increasing", "GJ"),
     "quarter_average_w": _power("Quarter-hour average power"),
     "quarter_projected_w": _power("Quarter-hour projected power"),
     "month_peak_w": _power("Month peak"),
@@ -85,6 +88,14 @@ SENSORS.update(
         "long_power_failures": Sensor("Long power failures", None, "total_increasing", None),
     }
 )
+# (state key, its time's key, M-Bus device type, sub-meter) of the sub-meter readings; the
+# base values are dm³ (gas, water) and MJ (heat): m³ and GJ as DSMR telegrams state them
+SUBMETERS: Final = (
+    ("gas_m3", "gas_time", MBUS_GAS, "gas"),
+    ("water_m3", "water_time", MBUS_WATER, "water"),
+    ("heat_gj", "heat_time", MBUS_HEAT, "heat"),
+)
+SUBMETER_KEYS: Final = {key: kind for key, _time, _type, kind in SUBMETERS}
 WARNING_KEY: Final = "peak_warning"  # "ON"/"OFF": a binary sensor, not in SENSORS
 
 
@@ -117,11 +128,12 @@ def telegram_values(telegram: Telegram) -> dict[str, Number | str]:
         counter = telegram.value(obis)
         if counter is not None and counter.text.isdigit():  # "0001" -> 1; garbage is absent
             out[key] = int(counter.text)
-    gas = [dev for dev in telegram.mbus_of_type(MBUS_GAS) if dev.base_value is not None]
-    if gas and gas[0].base_value is not None:
-        out["gas_m3"] = gas[0].base_value / 1000
-        if gas[0].timestamp is not None:
-            out["gas_time"] = iso_utc(int(gas[0].timestamp.timestamp()))
+    for dev in telegram.mbus:
+        for key, time_key, device_type, _kind in SUBMETERS:
+            if dev.device_type == device_type and dev.base_value is not None and key not in out:
+                out[key] = dev.base_value / 1000  # the first of a type: one device per kind
+                if dev.timestamp is not None:
+                    out[time_key] = iso_utc(int(dev.timestamp.timestamp()))
     return out
 
 

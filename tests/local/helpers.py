@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from firmware_sim.crc import crc16_arc
 
@@ -48,8 +50,20 @@ def _stamp(t: int) -> str:
     return (utc + offset).strftime("%y%m%d%H%M%S") + ("S" if summer else "W")
 
 
-def telegram(t: int, import_wh: int, power_w: int) -> bytes:
-    """A DSMR 5 telegram with CRC: registers, power, per-phase values and gas."""
+# a water meter on M-Bus channel 2 and a heat meter on channel 3 (`telegram(..., submeters=True)`)
+WATER_HEAT = [
+    "0-2:24.1.0(007)",
+    "0-2:96.1.0(5730303030303030303030303030303031)",
+    "0-2:24.2.1(260302000000W)(00012.345*m3)",
+    "0-3:24.1.0(004)",
+    "0-3:96.1.0(4830303030303030303030303030303032)",
+    "0-3:24.2.1(260302000000W)(01.234*GJ)",
+]
+
+
+def telegram(t: int, import_wh: int, power_w: int, *, submeters: bool = False) -> bytes:
+    """A DSMR 5 telegram with CRC: registers, power, per-phase values and gas (and water and
+    heat with `submeters`)."""
     lines = [
         "/TST5\\2TEST",
         "",
@@ -70,6 +84,7 @@ def telegram(t: int, import_wh: int, power_w: int) -> bytes:
         "0-1:24.1.0(003)",
         "0-1:96.1.0(4730303030303030303030303030303039)",
         f"0-1:24.2.1({_stamp(t - t % 300)})(01234.567*m3)",
+        *(WATER_HEAT if submeters else []),
         "!",
     ]
     body = "\r\n".join(lines).encode()
@@ -88,3 +103,17 @@ def scripted_capture(path: Path, start: int, watts_per_quarter: list[int], step:
             t += step
     chunks.append(telegram(t, wh_exact // 3600, 0))
     path.write_bytes(b"".join(chunks))
+
+
+def device_components(retained: dict[str, bytes]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Of retained device discovery configs: each component by key, with its device topic and
+    its config as Home Assistant assembles it (the root's shared options and device added)."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for topic, payload in retained.items():
+        if not (topic.startswith("homeassistant/device/") and payload):
+            continue
+        root = json.loads(payload)
+        shared = {k: v for k, v in root.items() if k not in ("cmps", "dev", "o")}
+        for cid, config in root["cmps"].items():
+            out[cid] = (topic, {**shared, **config, "device": root["dev"], "origin": root["o"]})
+    return out

@@ -17,7 +17,7 @@ from edge.agent import Agent
 from edge.config import load_config
 from edge.local import LocalLink, attach_local
 from edge.local.link import HA_STATUS, ONLINE
-from tests.local.helpers import AP, scripted_capture, write_be_config
+from tests.local.helpers import AP, device_components, scripted_capture, write_be_config
 from tests.support.mosquitto import (
     SKIP_REASON,
     Broker,
@@ -32,6 +32,7 @@ START = int(datetime(2026, 3, 2, tzinfo=BRUSSELS).timestamp())  # nothing earlie
 QUARTERS = [500, 800, 6000, 500]  # W: calm, calm, busy, calm
 STATE = f"p1edge/local/GW-BE/{AP}/state"
 AVAILABILITY = "p1edge/local/GW-BE/availability"
+METER_AVAILABILITY = f"p1edge/local/GW-BE/{AP}/availability"
 
 
 def drain(client: BlockingClient, until: tuple[str, bytes], timeout: float = 20.0) -> list[Message]:
@@ -89,16 +90,18 @@ def test_discovery_configs_are_retained_and_fit_the_energy_dashboard(
     broker: Broker, published: list[Message]
 ) -> None:
     with BlockingClient(broker.settings()) as late:  # subscribes after the agent has gone
-        late.subscribe("homeassistant/#", AVAILABILITY)
+        late.subscribe("homeassistant/#", "p1edge/local/#")
         retained: dict[str, Message] = {}
         while (message := late.receive(timeout=1.0)) is not None:
             retained[message.topic] = message
     assert retained[AVAILABILITY].payload == b"offline" and retained[AVAILABILITY].retain
-    configs = {
-        topic: json.loads(m.payload) for topic, m in retained.items() if topic.endswith("/config")
-    }
-    assert all(retained[topic].retain for topic in configs)
-    by_key = {c["value_template"].split(".")[1].split(" ")[0]: c for c in configs.values()}
+    configs = {t: m for t, m in retained.items() if t.startswith("homeassistant/")}
+    assert set(configs) == {
+        f"homeassistant/device/p1edge_GW-BE_{AP}/config",
+        f"homeassistant/device/p1edge_GW-BE_{AP}_gas/config",
+    }  # one device per meter, and its gas meter
+    assert all(m.retain for m in configs.values())
+    by_key = device_components({t: m.payload for t, m in configs.items()})
     expected = {
         "import_t1_kwh": ("energy", "total_increasing", "kWh"),
         "export_t2_kwh": ("energy", "total_increasing", "kWh"),
@@ -111,15 +114,18 @@ def test_discovery_configs_are_retained_and_fit_the_energy_dashboard(
         "month_peak_w": ("power", "measurement", "W"),
     }
     for key, (device_class, state_class, unit) in expected.items():
-        config = by_key[key]
+        _topic, config = by_key[key]
         assert (config["device_class"], config["state_class"]) == (device_class, state_class)
         assert config["unit_of_measurement"] == unit
-        assert config["state_topic"] == STATE and config["availability_topic"] == AVAILABILITY
+        assert config["state_topic"] == STATE
+        assert [a["topic"] for a in config["availability"]] == [AVAILABILITY, METER_AVAILABILITY]
+        assert config["availability_mode"] == "all"
     assert "voltage_l2" not in by_key  # only what the meter sends is announced
-    devices = {json.dumps(c["device"], sort_keys=True) for c in configs.values()}
-    assert len(devices) == 1 and AP in devices.pop()  # one device per meter
-    warning = [t for t in configs if t.startswith("homeassistant/binary_sensor/")]
-    assert len(warning) == 1 and configs[warning[0]]["payload_on"] == "ON"
+    assert by_key["gas_m3"][1]["device"]["via_device"] == f"p1edge_GW-BE_{AP}"
+    warning = [c for _t, c in by_key.values() if c["p"] == "binary_sensor"]
+    assert len(warning) == 1 and warning[0]["payload_on"] == "ON"
+    # the replay was read to its end: the meter's line is no more
+    assert retained[METER_AVAILABILITY].payload == b"offline"
 
 
 def test_states_at_most_every_live_interval_with_values_in_dashboard_units(

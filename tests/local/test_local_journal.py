@@ -10,13 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.adapters.mqtt_blocking import BlockingClient
-from edge.local.discovery import stale_config
 from edge.local.link import LocalLink
 from tests.support.certs import TestCA
 from tests.support.mosquitto import (
     SKIP_REASON,
-    Broker,
     make_broker,
     mosquitto_binary,
     running_broker,
@@ -112,42 +109,3 @@ def test_a_broker_restart_is_a_disconnect_line_and_a_connect_line(
     warnings = lines(caplog, logging.WARNING)
     assert "lost" in warnings[0] and own.url in warnings[0]
     assert len(warnings) <= 2, warnings  # lost, and at most one "cannot connect" while down
-
-
-def retained_configs(broker: Broker) -> set[str]:
-    """The discovery config topics the broker holds retained now (a fresh subscription)."""
-    seen: set[str] = set()
-    with BlockingClient(broker.settings()) as watcher:
-        watcher.subscribe("homeassistant/#")
-        while (message := watcher.receive(timeout=0.5)) is not None:
-            if message.retain and message.payload:
-                seen.add(message.topic)
-    return seen
-
-
-def test_configs_of_a_point_no_longer_configured_are_cleared(tmp_path: Path) -> None:
-    kept, gone = "541448800000000001", "541448800000000002"
-    topics = {
-        ap: {f"homeassistant/sensor/p1edge_GW-BE_{ap}_{key}/config" for key in ("a_w", "b_kwh")}
-        for ap in (kept, gone)
-    }
-    foreign = "homeassistant/sensor/p1edge_GW-BE_X_541448800000000002_a_w/config"
-    with running_broker(tmp_path / "own") as own:
-        with BlockingClient(own.settings()) as other:  # another gateway's config stays
-            other.publish(foreign, b"{}", qos=1, retain=True)
-        for aps in ((kept, gone), (kept,)):  # publish with 2 points, restart with 1
-            link = LocalLink(
-                own.settings(),
-                client_id="gw",
-                availability_topic="p/availability",
-                stale=stale_config("GW-BE", aps),
-            )
-            for ap in aps:
-                for topic in topics[ap]:
-                    link.set_retained(topic, b'{"x":1}')
-            want = set().union(*(topics[ap] for ap in aps)) | {foreign}
-            link.start()
-            try:
-                wait_for(lambda w=want: retained_configs(own) == w, f"retained exactly {want}")
-            finally:
-                link.stop()

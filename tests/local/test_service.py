@@ -60,7 +60,8 @@ def test_states_at_most_every_live_interval_of_the_gateway_clock(tmp_path: Path)
     topic, state = publisher.live[0]
     assert topic == f"p1edge/local/GW-BE/{AP}/state"
     assert state["power_import_w"] == 700 and state["peak_warning"] == "OFF"
-    assert any(t.endswith("_month_peak_w/config") for t in publisher.retained)
+    device = json.loads(publisher.retained[f"homeassistant/device/p1edge_GW-BE_{AP}/config"])
+    assert "month_peak_w" in device["cmps"]
 
 
 def test_values_of_a_fluvius_telegram_in_dashboard_units() -> None:
@@ -145,9 +146,10 @@ def test_no_month_peak_before_the_months_first_quarter_closes(tmp_path: Path) ->
         conn.close()
     assert len(publisher.live) >= 5
     assert all("month_peak_w" not in state for _topic, state in publisher.live)
-    [config_topic] = [t for t in publisher.retained if t.endswith(f"{AP}_month_peak_w/config")]
-    template = json.loads(publisher.retained[config_topic])["value_template"]
-    assert template == "{{ value_json.month_peak_w | default(None) }}"  # unknown, not an error
+    device = json.loads(publisher.retained[f"homeassistant/device/p1edge_GW-BE_{AP}/config"])
+    for key in ("month_peak_w", "meter_month_peak_w"):  # announced, unknown, not an error
+        template = device["cmps"][key]["value_template"]
+        assert template == f"{{{{ value_json.{key} | default(None) }}}}"
 
 
 def test_no_meter_month_peak_before_a_quarter_of_the_month_closes(tmp_path: Path) -> None:
