@@ -95,12 +95,18 @@ def intervals(conn: sqlite3.Connection, ap: str, start: int, end: int) -> list[I
 
 def last_boundary(conn: sqlite3.Connection, ap: str) -> int | None:
     """UTC epoch second of the newest settled boundary of `ap`."""
-    row = conn.execute("SELECT max(boundary_utc) FROM boundary WHERE ap = ?", (ap,)).fetchone()
+    # the table is keyed (time, ap): read backwards from the newest row to this point's first
+    row = conn.execute(
+        "SELECT boundary_utc FROM boundary WHERE ap = ? ORDER BY boundary_utc DESC LIMIT 1", (ap,)
+    ).fetchone()
     return row[0] if row else None
 
 
 def first_boundary(conn: sqlite3.Connection, ap: str) -> int | None:
-    row = conn.execute("SELECT min(boundary_utc) FROM boundary WHERE ap = ?", (ap,)).fetchone()
+    """UTC epoch second of the oldest boundary of `ap`."""
+    row = conn.execute(
+        "SELECT boundary_utc FROM boundary WHERE ap = ? ORDER BY boundary_utc LIMIT 1", (ap,)
+    ).fetchone()
     return row[0] if row else None
 
 

@@ -85,4 +85,44 @@ MIGRATIONS: list[tuple[str, ...]] = [
     # 5: the grid link marks an outbox entry when it hands it to the broker, so an opt-out can
     # say how many of the deleted entries had already been sent (edge.release.consent)
     ("ALTER TABLE outbox ADD COLUMN sent_utc INTEGER",),
+    # 6: kind to the SD card. Keyed (ap, time), each quarter-hour's rows of six meters landed on
+    # six leaf pages per table: ~20 WAL pages (~86 KiB) per commit. Keyed (time, ap), they all
+    # append to the same right-most leaf; the per-point queries read a bounded time range or
+    # stop at the first match (edge.store.registers). The checkpoint loses its rowid and index.
+    (
+        """CREATE TABLE boundary_by_time (
+            boundary_utc INTEGER NOT NULL,
+            ap TEXT NOT NULL,
+            meter TEXT,
+            series INTEGER NOT NULL,
+            import_t1 INTEGER, import_t2 INTEGER, export_t1 INTEGER, export_t2 INTEGER,
+            status TEXT NOT NULL CHECK (status IN ('measured', 'interpolated', 'missing')),
+            PRIMARY KEY (boundary_utc, ap)
+        ) WITHOUT ROWID""",
+        """INSERT INTO boundary_by_time (boundary_utc, ap, meter, series, import_t1, import_t2,
+            export_t1, export_t2, status)
+            SELECT boundary_utc, ap, meter, series, import_t1, import_t2, export_t1, export_t2,
+            status FROM boundary""",
+        "DROP TABLE boundary",
+        "ALTER TABLE boundary_by_time RENAME TO boundary",
+        """CREATE TABLE interval_by_time (
+            start_utc INTEGER NOT NULL,
+            ap TEXT NOT NULL,
+            status TEXT NOT NULL,
+            flags TEXT NOT NULL,
+            max_power_w INTEGER,
+            PRIMARY KEY (start_utc, ap)
+        ) WITHOUT ROWID""",
+        """INSERT INTO interval_by_time (start_utc, ap, status, flags, max_power_w)
+            SELECT start_utc, ap, status, flags, max_power_w FROM interval""",
+        "DROP TABLE interval",
+        "ALTER TABLE interval_by_time RENAME TO interval",
+        """CREATE TABLE checkpoint_new (
+            ap TEXT PRIMARY KEY,
+            state TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        "INSERT INTO checkpoint_new (ap, state) SELECT ap, state FROM checkpoint",
+        "DROP TABLE checkpoint",
+        "ALTER TABLE checkpoint_new RENAME TO checkpoint",
+    ),
 ]
