@@ -27,10 +27,11 @@ def point_nets(points: Points, imp: Array, exp: Array, substituted: Array) -> tu
 
 def allocate_cells(points: Points, start: datetime, net: Array, substituted: Array) -> Allocation:
     """Sum per (grid area, BRP, supplier) and ISP, both directions."""
-    keys = [Cell(r.grid_area, r.brp, r.supplier) for r in points.rows]
-    cells = tuple(sorted(set(keys), key=lambda c: (c.grid_area, c.brp, c.supplier)))
-    index = {cell: i for i, cell in enumerate(cells)}
-    ids = np.array([index[key] for key in keys], dtype=np.int64)
+    keys = [(r.grid_area, r.brp, r.supplier) for r in points.rows]  # tuples: cheap per point
+    unique = sorted(set(keys))
+    index = {key: i for i, key in enumerate(unique)}
+    ids = np.fromiter((index[key] for key in keys), dtype=np.int64, count=len(keys))
+    cells = tuple(Cell(*key) for key in unique)
     size = len(cells)
     return Allocation(
         day=points.day,

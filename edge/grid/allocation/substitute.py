@@ -29,10 +29,8 @@ def group_sum(values: Array, groups: Array, size: int) -> Array:
     return out
 
 
-def group_mean(volumes: Array, usable: Array, groups: Array, size: int) -> Array:
-    """Per group and interval: the mean of the usable volumes (0 where none is usable)."""
-    sums = group_sum(np.where(usable, volumes, 0.0), groups, size)
-    counts = group_sum(usable.astype(np.int64), groups, size)
+def group_mean(sums: Array, counts: Array) -> Array:
+    """Per group and interval: sums / counts of the usable volumes (0 where none is usable)."""
     mean: Array = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
     return mean
 
@@ -60,12 +58,17 @@ def _runs(bad: Array) -> list[tuple[int, int]]:
 def substitute(points: Points, cols: Columns) -> tuple[Array, Array, Array]:
     """(import Wh, export Wh, substituted) per point and interval; int64, int64, bool."""
     areas = len(points.areas)
-    groups = points.area * 2 + points.secondary
+    groups = points.area * 2 + points.secondary  # (grid area, role): area a is 2a and 2a + 1
+    counts = group_sum(cols.ok.astype(np.int64), groups, 2 * areas)
+    area_counts = counts[0::2] + counts[1::2]
     volumes: list[Array] = []
     for readings in (cols.imp, cols.exp):
         measured = np.diff(readings, axis=1)
-        shape = group_mean(measured, cols.ok, points.area, areas)
-        profile = np.rint(group_mean(measured, cols.ok, groups, 2 * areas))
+        # sums of whole Wh far below 2^53: exact in float64, so the per-area sums can be added
+        # up from the per-(area, role) ones without changing a bit
+        sums = group_sum(np.where(cols.ok, measured, 0.0), groups, 2 * areas)
+        shape = group_mean(sums[0::2] + sums[1::2], area_counts)
+        profile = np.rint(group_mean(sums, counts))
         filled = np.where(cols.ok, measured, profile[groups])
         for row in np.flatnonzero(cols.received & ~cols.ok.all(axis=1)):
             limit = int(points.limit_wh[row])
