@@ -139,10 +139,16 @@ def household_pv(rng: np.random.Generator, s: Span) -> Flows:
     return Flows(flows.cons, _split(pv, (34, 33)), flows.gas_ml)
 
 
+CHARGER_W = 11_000
+
+
 def ev_charger(rng: np.random.Generator, s: Span) -> Flows:
     n = len(s.utc)
     seconds = int(rng.uniform(5, 30) / 11.0 * 3600)
-    load = _pulses(rng, n, [(11_000, seconds, 0.7, 17.5, 20.5)], s.local_hour) + 3
+    # one car on one 11 kW charger: where two drawn sessions overlap it still draws 11 kW, not
+    # 22 kW (more than a 3 x 25 A connection carries: the agent flagged it, the DSO rejected it)
+    sessions = _pulses(rng, n, [(CHARGER_W, seconds, 0.7, 17.5, 20.5)], s.local_hour)
+    load = np.minimum(sessions, CHARGER_W) + 3
     return Flows(_split(load, (34, 33)), _zeros(n), np.zeros(n, dtype=np.int64))
 
 
