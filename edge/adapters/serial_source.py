@@ -1,15 +1,18 @@
 """A P1 line read through any pyserial URL, kept alive through unplugs, silence and bad settings.
 
-Strategy: the thread runs sessions. A session opens the port with the current line settings,
-reads with a timeout (so stop and silence are noticed within `read_timeout`) and ends with an
-outcome: the port was lost, it stayed silent for `silence_intervals` telegram intervals, its
-bytes show the line settings are wrong, or the source was stopped. After a session that yielded
-no telegram on a multi-setting preset (`auto`, DSMR 4), the next settings are tried at once; once
-every setting has failed, or when a port is lost or cannot be opened, the source backs off
-1 → 2 → 4 … 30 s (reset by a telegram). A device path that vanished (USB re-enumeration, a pty
-closed) is polled during the backoff and retried as soon as it reappears, so a replugged cable
-is picked up within a poll interval whatever the backoff has grown to. A 7-bit line whose driver
-refuses 7E1 is read as 8N1 with bit 7 cleared (the same bytes on the wire).
+Strategy: the thread runs sessions. A session opens the port with the current line settings, waits
+for bytes until the silence deadline (`source_read`: one wake-up per burst of bytes, none in
+between; a stop ends the wait at once) and ends with an outcome: the port was lost, it stayed
+silent for `silence_intervals` telegram intervals, its bytes show the line settings are wrong, or
+the source was stopped. After a session that yielded no telegram on a multi-setting preset (`auto`,
+DSMR 4), the next settings are tried at once; once every setting has failed, or when a port is lost
+or cannot be opened, the source backs off 1 → 2 → 4 … 30 s (reset by a telegram). A device path
+that vanished (USB re-enumeration, a pty closed) is polled during the backoff and retried as soon
+as it reappears, so a replugged cable is picked up within a poll interval whatever the backoff has
+grown to. A 7-bit line whose driver refuses 7E1 is read as 8N1 with bit 7 cleared (the same bytes
+on the wire). A read that leaves a frame unfinished (a USB adapter hands a telegram over in 16 ms
+pieces) waits for the time the rest takes on the line before reading again: two or three wake-ups
+per telegram instead of one per piece.
 """
 
 from __future__ import annotations
@@ -27,13 +30,16 @@ import serial
 from edge.adapters.source_base import LOG, SourceBatch, SourceWorker
 from edge.adapters.source_clock import SYSTEM_CLOCK, Clock
 from edge.adapters.source_lines import SEVEN_BIT_MASK, Backoff, LineSettings, preset_for, wrong_line
+from edge.adapters.source_read import FALLBACK_TIMEOUT_S, LineReader, Waker
 from edge.errors import ConfigError
 from edge.p1 import Event, P1Decoder, Telegram
 from edge.p1.values import DEFAULT_TZ
 
-INTER_BYTE_S: Final = 0.05  # a telegram's bytes come back to back; 50 ms of quiet ends a read
-READ_MAX: Final = 64 * 1024  # per read: at full speed a chunk carries ~80 DSMR 5 telegrams
 DEVICE_POLL_S: Final = 0.25
+# A frame left unfinished by a read: wait for this many more bytes to cross the line (a DSMR 5
+# telegram is 0.7-1.1 KiB) before reading again, at most `GATHER_MAX_S`.
+GATHER_BYTES: Final = 1024
+GATHER_MAX_S: Final = 0.5
 _HIGH_BYTES: Final = bytes(range(0x80, 0x100))
 
 EndReason = Literal["lost", "silent", "wrong-line", "stopped"]
@@ -51,8 +57,9 @@ class SerialSource(SourceWorker):
 
     `dialect` picks the line settings, interval and CRC rule (`source_lines.PRESETS`);
     `interval_s` overrides the interval; the port counts as silent after `silence_intervals`
-    intervals without a telegram. `read_timeout` bounds how late stop and silence are noticed.
-    Raises ConfigError for an unknown dialect or a URL pyserial does not know.
+    intervals without a telegram. `read_timeout`, if given, caps each wait for bytes (None: wait
+    until the silence deadline; a stop ends any wait at once). Raises ConfigError for an unknown
+    dialect or a URL pyserial does not know.
     """
 
     def __init__(
@@ -67,7 +74,7 @@ class SerialSource(SourceWorker):
         local_tz: tzinfo = DEFAULT_TZ,
         interval_s: float | None = None,
         silence_intervals: float = 3.0,
-        read_timeout: float = 1.0,
+        read_timeout: float | None = None,
         backoff_cap: float = 30.0,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
@@ -88,8 +95,21 @@ class SerialSource(SourceWorker):
         self._read_timeout = read_timeout
         self._backoff = Backoff(1.0, backoff_cap)
         self._opened_before = False
+        self._waker = Waker()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Ask the thread to end (its wait for bytes ends at once) and join it."""
+        self._stop.set()
+        self._waker.wake()
+        return super().stop(timeout)
 
     # -- the thread --------------------------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            super()._main()
+        finally:
+            self._waker.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -138,11 +158,9 @@ class SerialSource(SourceWorker):
         port.bytesize = settings.bytesize
         port.parity = settings.parity
         port.stopbits = settings.stopbits
-        port.timeout = self._read_timeout
-        # A read returns once the line has been quiet this long after some bytes: one wake-up
-        # per telegram instead of one per read timeout (CPU on a Pi is mostly wake-ups).
-        # Handlers without it (socket://) return at the timeout with what has arrived.
-        port.inter_byte_timeout = INTER_BYTE_S
+        # `LineReader` waits itself on a port with a descriptor; the others block in pyserial's
+        # read at most this long (a stop or silence is noticed that late there)
+        port.timeout = FALLBACK_TIMEOUT_S
         # The P1 data-request line: set before open() so pyserial raises DTR and RTS while
         # opening (it ignores the ioctl failing on ptys and sockets, which have no such lines).
         port.dtr = True
@@ -152,11 +170,13 @@ class SerialSource(SourceWorker):
 
     def _pump(self, port: serial.SerialBase, settings: LineSettings) -> _Outcome:
         judge = _LineJudge(enabled=len(self._lines) > 1)
+        reader = LineReader(port, self._waker)
+        gather = min(GATHER_MAX_S, GATHER_BYTES * 10 / settings.baudrate)
         got = False
-        last_progress = self._clock.monotonic()
+        now = last_progress = self._clock.monotonic()
         while not self._stop.is_set():
             try:
-                data = port.read(READ_MAX)
+                data = reader.read(self._read_wait(last_progress + self._silence_s - now))
             except (serial.SerialException, OSError) as exc:
                 return _Outcome("lost", str(exc) or type(exc).__name__, got)
             now = self._clock.monotonic()
@@ -171,9 +191,17 @@ class SerialSource(SourceWorker):
                     self._backoff.reset()
                 elif not got and judge.wrong(raw, events):
                     return _Outcome("wrong-line", f"no P1 frame at {settings}", False)
+                if self._decoder.buffered and self._clock.wait(gather, self._stop):
+                    break  # the rest of the frame is on its way: let it gather, then read it
             if now - last_progress > self._silence_s:
                 return _Outcome("silent", f"no telegram for {self._silence_s:g} s", got)
         return _Outcome("stopped", "", got)
+
+    def _read_wait(self, until_silent: float) -> float:
+        """How long the next read may wait: until the silence deadline (just past it, so that
+        the check after the read finds it passed), capped by `read_timeout`."""
+        wait = max(0.0, until_silent) + 0.01
+        return wait if self._read_timeout is None else min(wait, self._read_timeout)
 
     def _after(self, outcome: _Outcome) -> None:
         """Choose the next settings and wait as the outcome asks."""

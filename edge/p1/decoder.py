@@ -73,6 +73,11 @@ class P1Decoder:
         self._sticky_crc = require_crc == "auto"
         self.stats = DecodeStats()
 
+    @property
+    def buffered(self) -> int:
+        """Bytes held waiting for the rest of a frame (0 between whole telegrams)."""
+        return self._framer.buffered
+
     def feed(self, data: bytes) -> list[Event]:
         """Decode what `data` completes."""
         return self._handle(self._framer.feed(data))
