@@ -9,6 +9,8 @@ The blocks come from `edge-agent grid fleet`'s generator (edge.grid.fleet).
 (b)(c) The allocation run (grid-allocate's `benchmarks/grid_allocation.py`), when present.
 
     python3 benchmarks/grid.py [--gateways 2000] [--days 3] [--batch 500]
+                               [--part all|ingest|allocation] [--engine both|sqlite|postgresql]
+                               [--profile DIR]   # each collector under cProfile, into DIR
 
 Exit status 1 when a target of (a) is missed.
 """
@@ -38,15 +40,20 @@ TARGET = 2_000
 
 
 def _collectors(
-    n: int, broker_url: str, store: str, keys: Path, work: Path, batch: int
-) -> list[subprocess.Popen[bytes]]:
+    n: int, broker_url: str, store: str, keys: Path, work: Path, batch: int,
+    profile: Path | None = None,
+) -> list[subprocess.Popen[bytes]]:  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     procs = []
     for i in range(n):
         err = work / f"collector-{i}.err"
+        profiler: list[str] = []
+        if profile is not None:
+            out = profile / f"{Path(store).name or 'store'}-{n}-{i}.prof"
+            profiler = ["-m", "cProfile", "-o", str(out)]
         with err.open("wb") as err_file:
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "edge", "grid", "collect", "--broker", broker_url,
+                [sys.executable, *profiler, "-m", "edge", "grid", "collect", "--broker", broker_url,
                  "--pubkeys", str(keys), "--store", store, "--share", "bench",
                  "--client-id", f"bench-{i}", "--batch", str(batch), "-q"],
                 stdout=subprocess.DEVNULL, stderr=err_file, env=env,
@@ -88,6 +95,7 @@ def ingest_run(
     batch: int,
     work: Path,
     server_pid: int | None = None,
+    profile: Path | None = None,
 ) -> tuple[float, dict[str, float]]:
     """One measured run into a fresh store; returns blocks/s and CPU µs per block by part."""
     broker = make_broker(work / f"mqtt-{collectors}-{time.monotonic_ns()}")
@@ -97,7 +105,7 @@ def ingest_run(
     broker.start()
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        procs = _collectors(collectors, broker.url, store, keys, work, batch)
+        procs = _collectors(collectors, broker.url, store, keys, work, batch, profile)
         server = [server_pid, *_children(server_pid)] if server_pid else []
         before = {p: _cpu_seconds(p) for p in [broker.process.pid, *server] if broker.process}
         before.update({p.pid: _cpu_seconds(p.pid) for p in procs})
@@ -139,8 +147,32 @@ def main() -> int:
     parser.add_argument("--gateways", type=int, default=2000)
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--part", choices=("all", "ingest", "allocation"), default="all",
+                        help="(a) ingest, (b)(c) allocation, or both (all)")  # fmt: skip
+    parser.add_argument("--engine", choices=("both", "sqlite", "postgresql"), default="both",
+                        help="the stores of (a)")  # fmt: skip
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="run each collector under cProfile, its stats into DIR")  # fmt: skip
     args = parser.parse_args()
+    ok = True
+    if args.part in ("all", "ingest"):
+        ok = ingest_benchmark(args)
+    if args.part in ("all", "allocation"):
+        try:
+            allocation = importlib.import_module("benchmarks.grid_allocation")
+        except ModuleNotFoundError:
+            print("(b)(c) allocation: benchmarks/grid_allocation.py is not there yet")
+        else:
+            allocation.run_allocation_benchmark()
+    return 0 if ok else 1
+
+
+def ingest_benchmark(args: argparse.Namespace) -> bool:
+    """(a): prints each run and the verdict; True when the targets are met."""
     work = Path(tempfile.mkdtemp(prefix="p1edge-grid-bench-"))
+    engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     print(f"(a) ingest: fleet publisher -> mosquitto -> collectors -> store "
           f"({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start)")  # fmt: skip
     started = time.perf_counter()
@@ -151,7 +183,7 @@ def main() -> int:
           f"(edge.grid.fleet, generated in {time.perf_counter() - started:.1f} s)")  # fmt: skip
     rates: dict[tuple[str, int], float] = {}
     with running_postgres() as server:
-        for engine in ("sqlite", "postgresql"):
+        for engine in engines:
             for collectors in (1, 2):
                 if engine == "sqlite":
                     store = f"sqlite:///{work / f'grid-{collectors}.sqlite'}"
@@ -159,15 +191,16 @@ def main() -> int:
                     store = server.new_database()
                 pid = server.process.pid if engine == "postgresql" and server.process else None
                 rate, cpu = ingest_run(
-                    blocks, work / "fleet" / "pubkeys", store, collectors, args.batch, work, pid
-                )
+                    blocks, work / "fleet" / "pubkeys", store, collectors, args.batch, work, pid,
+                    args.profile,
+                )  # fmt: skip
                 rates[(engine, collectors)] = rate
                 parts = ", ".join(f"{name} {us:.0f}" for name, us in cpu.items())
                 print(f"    {engine:<10} {collectors} collector{'s' if collectors > 1 else ' '}"
                       f"  {rate:>7,.0f} blocks/s".replace(",", " ")
                       + f"   CPU µs/block: {parts}", flush=True)  # fmt: skip
     ok = True
-    for engine in ("sqlite", "postgresql"):
+    for engine in engines:
         best = max(rates[(engine, 1)], rates[(engine, 2)])
         faster = rates[(engine, 2)] > rates[(engine, 1)]
         ok = ok and best >= TARGET and faster
@@ -175,13 +208,7 @@ def main() -> int:
               f"{'faster' if faster else 'NOT faster'} than 1 "
               f"(x{rates[(engine, 2)] / rates[(engine, 1)]:.2f})".replace(",", " "))  # fmt: skip
     print(f"    load average {os.getloadavg()[0]:.1f} at the end")
-    try:
-        allocation = importlib.import_module("benchmarks.grid_allocation")
-    except ModuleNotFoundError:
-        print("(b)(c) allocation: benchmarks/grid_allocation.py is not there yet")
-    else:
-        allocation.run_allocation_benchmark()
-    return 0 if ok else 1
+    return ok
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ subscribe somewhere else than intended).
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import Literal, get_args
 
 DEFAULT_PREFIX = "p1edge/v1"
@@ -68,9 +69,15 @@ def month_filter(prefix: str, gw: str = "+") -> str:
     return f"{check_prefix(prefix)}/{gw}/ap/+/month/+"
 
 
+@lru_cache(maxsize=16)
+def _checked_head(prefix: str) -> str:
+    # a collector parses thousands of topics a second under one prefix: check it once
+    return check_prefix(prefix) + "/"
+
+
 def parse_day_topic(prefix: str, topic: str) -> tuple[str, str, str] | None:
     """(gateway, EAN, period text) of a day- or month-block topic under `prefix`, else None."""
-    head = check_prefix(prefix) + "/"
+    head = _checked_head(prefix)
     if not topic.startswith(head):
         return None
     parts = topic[len(head) :].split("/")

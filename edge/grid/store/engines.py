@@ -147,6 +147,12 @@ class SqliteConnection:
         self.conn.close()
 
 
+# the staging tables' column types (binary COPY must be told them)
+_STAGED_TYPES = {
+    "gw": "text", "ap": "text", "seq": "int8", "day": "text", "kid": "text", "cose": "bytea",
+    "sha256": "bytea", "received_utc": "int8", "kind": "text", "prev": "bytea",
+}  # fmt: skip
+
 # a cut network must show as an error within seconds, not hang a commit for the kernel's
 # retransmission timeout (~15 min) or a connection attempt forever; the URL may override each
 _NETWORK_DEFAULTS = {
@@ -243,8 +249,11 @@ class PostgresConnection:
     def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """COPY rows into one of the staging tables (inside the caller's transaction)."""
         self._stage()
-        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        # binary: the blocks' bytes go as they are (text COPY would send them hex-escaped, twice
+        # the size, and the server would parse that back): a third less CPU on both sides
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
         with self.conn.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[call-overload]
+            copy.set_types([_STAGED_TYPES[column] for column in columns])
             for row in rows:
                 copy.write_row(row)
 
