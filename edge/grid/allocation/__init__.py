@@ -78,7 +78,9 @@ def allocate_day(
         if i is not None and not cols.received[i]:
             cols.rejected[i] = True
     imp, exp, substituted = substitute(points, cols)
+    cols.imp = cols.exp = np.empty((0, 0))  # the readings are volumes now: their memory back
     net, point_substituted = point_nets(points, imp, exp, substituted)
+    del imp, exp, substituted
     allocation = allocate_cells(points, start, net, point_substituted)
     published, remainder = publish(allocation, k)
     counts, gaps = completeness(points, cols, point_substituted)

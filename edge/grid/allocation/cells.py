@@ -14,9 +14,11 @@ def point_nets(points: Points, imp: Array, exp: Array, substituted: Array) -> tu
     """Net Wh (import − export) per allocation point and ISP, and where it is substituted.
 
     The primary point's net is its main meter's minus its connection's secondaries'; it is
-    substituted wherever the main meter or any of those secondaries is.
+    substituted wherever the main meter or any of those secondaries is. `imp` becomes the net
+    (in place: at 100 000 points each of these arrays is ~75 MB).
     """
-    net = imp - exp
+    net = imp
+    net -= exp
     substituted = substituted.copy()
     secondaries = np.flatnonzero(points.primary_of >= 0)
     primaries = points.primary_of[secondaries]
@@ -41,5 +43,5 @@ def allocate_cells(points: Points, start: datetime, net: Array, substituted: Arr
         points=np.bincount(ids, minlength=size).astype(np.int64),
         offtake=group_sum(np.maximum(net, 0), ids, size),
         injection=group_sum(np.maximum(-net, 0), ids, size),
-        substituted=group_sum(substituted.astype(np.int64), ids, size),
+        substituted=group_sum(substituted, ids, size, np.int64),
     )

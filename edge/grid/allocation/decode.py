@@ -12,7 +12,6 @@ of the same meter (and its last the next day's first), else that boundary is not
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,10 +23,10 @@ from edge.blocks.cose import decode_envelope
 from edge.blocks.days import day_layout, utc_text
 from edge.blocks.payload import REGISTERS, decode_payload
 from edge.errors import BlockError
-from edge.grid.allocation.fastpath import FastBlock, gather, split_block
+from edge.grid.allocation.batch import BATCH, split_batches
+from edge.grid.allocation.fastpath import FastBlock
 from edge.grid.allocation.model import UNUSABLE_FLAGS, Columns, Points
 
-CHUNK = 4096
 _USABLE_STATUS = ("measured", "interpolated")
 
 
@@ -49,14 +48,12 @@ class _Chunk:
     buffer: np.ndarray
     index: list[int] = field(default_factory=list)
     bad: list[tuple[int, list[int]]] = field(default_factory=list)  # (chunk row, intervals)
-    # fast-path rows: their blocks, and per uniform register array (block, offset, width) with
-    # the (chunk row, register) it fills; converted together at the flush (`gather`)
-    data: list[bytes] = field(default_factory=list)
-    specs: list[tuple[int, int, int]] = field(default_factory=list)
-    targets: list[tuple[int, int]] = field(default_factory=list)
+    # fast-path rows: their readings are in the batch's split, copied over at once at its end
+    fast: list[int] = field(default_factory=list)  # chunk rows
+    split: list[int] = field(default_factory=list)  # the rows in the split
 
     def clear(self) -> None:
-        for part in (self.index, self.bad, self.data, self.specs, self.targets):
+        for part in (self.index, self.bad, self.fast, self.split):
             part.clear()
 
 
@@ -75,7 +72,11 @@ def _reading(values: Any, at: int) -> tuple[float, float]:
 
 
 def decode_day(
-    blocks: Iterable[tuple[str, str, int, bytes]], points: Points, tz: str, *, fast: bool = True
+    blocks: Iterable[tuple[str, str, int, bytes]],
+    points: Points,
+    tz: str,
+    *,
+    fast: bool = True,
 ) -> Columns:
     """Columns of `points.day` from (gw, ap, seq, COSE) blocks of that day and its neighbours.
 
@@ -83,10 +84,12 @@ def decode_day(
     False decodes every block with the generic decoder (the tests compare the two).
     """
     decoder = _Decoder(points, tz)
-    for gw, ap, seq, cose in blocks:
-        found = split_block(cose) if fast else None
-        if found is None or not decoder.take_fast(gw, ap, seq, cose, found):
-            decoder.take(gw, ap, seq, cose)
+    for batch, split in split_batches(blocks, points.day.isoformat(), decoder.n + 1, fast):
+        for k, (gw, ap, seq, cose) in enumerate(batch):
+            found, sha, row = split.blocks[k], split.shas[k], split.row_of[k]
+            if found is None or not decoder.take_fast(gw, ap, seq, cose, found, sha, row):
+                decoder.take(gw, ap, seq, cose, sha)
+        decoder.end_batch(split.rows)
     return decoder.finish()
 
 
@@ -109,12 +112,16 @@ class _Decoder:
         self.meters: list[Any] = [None] * size
         self.before: dict[int, _Edge] = {}
         self.after: dict[int, _Edge] = {}
-        self.chunk = _Chunk(np.empty((CHUNK, len(REGISTERS) * (n + 1))))
+        # a batch's blocks fill at most one row each: the chunk is one batch
+        self.chunk = _Chunk(np.empty((BATCH, len(REGISTERS) * (n + 1))))
         self.layout = (utc_text(start), n)
         self.received: list[bool] = [False] * size  # cols.received as Python bools: cheaper
 
-    def take_fast(self, gw: str, ap: str, seq: int, cose: bytes, block: FastBlock) -> bool:
-        """Take a block the fast path split; False: let `take` judge it (a problem)."""
+    def take_fast(
+        self, gw: str, ap: str, seq: int, cose: bytes, block: FastBlock, sha: bytes, row: int
+    ) -> bool:
+        """Take a block the fast path split (`row`: its readings' row in the split, −1 if it
+        has not the day's count); False: let `take` judge it (in the decoder's words)."""
         where = self.texts.get(block.day)
         if where is None or block.ap != ap:
             return True
@@ -125,28 +132,23 @@ class _Decoder:
         if where != 0:
             reading = block.reading(cose, -1 if where < 0 else 0)
             imp, exp = (np.nan, np.nan) if reading is None else map(float, reading)
-            self._edge(where, i, _Edge(gw, seq, block.meter, imp, exp, _sha(cose)))
+            self._edge(where, i, _Edge(gw, seq, block.meter, imp, exp, sha))
             return True
         start, n = self.layout
         fits = (block.role, block.tz, block.start, block.intervals, block.boundaries) == (
             self.points.rows[i].role, self.tz, start, n, n + 1)  # fmt: skip
-        if not fits or self.received[i]:
+        if not fits or self.received[i] or row < 0:
             return False
-        self._accept(gw, ap, seq, cose, i, block.meter)
-        chunk, row = self.chunk, len(self.chunk.index) - 1
+        self._accept(gw, ap, seq, sha, i, block.meter)
+        chunk = self.chunk
+        at = len(chunk.index) - 1
+        chunk.fast.append(at)
+        chunk.split.append(row)
         if block.unusable:
-            chunk.bad.append((row, block.unusable))
-        for r, spec in enumerate(block.readings):
-            if isinstance(spec, list):  # nulls or mixed widths: parsed already (None -> nan)
-                chunk.buffer[row, r * (n + 1) : (r + 1) * (n + 1)] = spec
-            else:
-                chunk.specs.append((len(chunk.data), *spec))
-                chunk.targets.append((row, r))
-        chunk.data.append(cose)
-        self._flush_if_full()
+            chunk.bad.append((at, block.unusable))
         return True
 
-    def take(self, gw: str, ap: str, seq: int, cose: bytes) -> None:
+    def take(self, gw: str, ap: str, seq: int, cose: bytes, sha: bytes) -> None:
         """Take a block through the generic decoder (any spelling, any problem)."""
         cols = self.cols
         try:
@@ -163,7 +165,7 @@ class _Decoder:
             return
         if where != 0:  # a neighbour day: only its reading at our midnight matters
             imp, exp = _reading(payload["readings"], -1 if where < 0 else 0)
-            self._edge(where, i, _Edge(gw, seq, payload["meter"], imp, exp, _sha(cose)))
+            self._edge(where, i, _Edge(gw, seq, payload["meter"], imp, exp, sha))
             return
         problem = _layout_problem(payload, self.points.rows[i].role, self.tz, self.layout)
         if problem is None and self.received[i]:
@@ -172,22 +174,24 @@ class _Decoder:
             cols.problems.append(f"{gw}/{ap} seq {seq}: {problem}")
             cols.rejected[i] |= not self.received[i]
             return
-        self._accept(gw, ap, seq, cose, i, payload["meter"])
+        self._accept(gw, ap, seq, sha, i, payload["meter"])
         _collect(self.chunk, payload, self.n)
-        self._flush_if_full()
 
     def _edge(self, where: int, i: int, edge: _Edge) -> None:
         (self.before if where < 0 else self.after)[i] = edge
 
-    def _accept(self, gw: str, ap: str, seq: int, cose: bytes, i: int, meter: Any) -> None:
+    def _accept(self, gw: str, ap: str, seq: int, sha: bytes, i: int, meter: Any) -> None:
         self.received[i] = True
         self.cols.received[i], self.cols.gw[i], self.meters[i] = True, gw, meter
-        self.cols.used.append((gw, ap, seq, _sha(cose)))
+        self.cols.used.append((gw, ap, seq, sha))
         self.chunk.index.append(i)
 
-    def _flush_if_full(self) -> None:
-        if len(self.chunk.index) >= CHUNK:
-            _flush(self.chunk, self.points, self.cols, self.n)
+    def end_batch(self, rows: np.ndarray) -> None:
+        """The batch's fast rows from its split, then the checks of the batch's blocks."""
+        chunk = self.chunk
+        if chunk.fast:
+            chunk.buffer[chunk.fast] = rows[chunk.split]
+        _flush(chunk, self.points, self.cols, self.n)
 
     def finish(self) -> Columns:
         """The columns, once every block is in: the last chunk, then continuity."""
@@ -196,10 +200,6 @@ class _Decoder:
         cols.rejected &= ~cols.received
         _continuity(cols, self.points, self.meters, self.before, self.after, self.n)
         return cols
-
-
-def _sha(cose: bytes) -> bytes:
-    return hashlib.sha256(cose).digest()
 
 
 def _layout_problem(
@@ -253,9 +253,6 @@ def _flush(chunk: _Chunk, points: Points, cols: Columns, n: int) -> None:
         return
     index = np.array(chunk.index, dtype=np.int64)
     readings = chunk.buffer[: len(index)].reshape(len(index), len(REGISTERS), n + 1)
-    if chunk.specs:
-        rows, registers = np.array(chunk.targets, dtype=np.int64).T
-        readings[rows, registers] = gather(chunk.data, chunk.specs, n + 1)
     good = (np.diff(readings, axis=2) >= 0).all(axis=1)  # nan compares False: unknown fails
     imp = readings[:, 0] + readings[:, 1]
     exp = readings[:, 2] + readings[:, 3]

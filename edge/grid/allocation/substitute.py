@@ -17,15 +17,18 @@ import numpy as np
 from edge.grid.allocation.model import Array, Columns, Points
 
 
-def group_sum(values: Array, groups: Array, size: int) -> Array:
-    """Row sums of `values` (P, n) per group id (P,) into (size, n); empty groups are 0."""
-    out = np.zeros((size, values.shape[1]), dtype=values.dtype)
+def group_sum(values: Array, groups: Array, size: int, dtype: type | None = None) -> Array:
+    """Row sums of `values` (P, n) per group id (P,) into (size, n); empty groups are 0.
+
+    `dtype`: the sums' type (e.g. int64 sums of a bool array, without an int64 copy of it).
+    """
+    out = np.zeros((size, values.shape[1]), dtype=dtype or values.dtype)
     if not len(groups):
         return out
     order = np.argsort(groups, kind="stable")
     ordered = groups[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    out[ordered[starts]] = np.add.reduceat(values[order], starts, axis=0)
+    out[ordered[starts]] = np.add.reduceat(values[order], starts, axis=0, dtype=out.dtype)
     return out
 
 
@@ -59,7 +62,7 @@ def substitute(points: Points, cols: Columns) -> tuple[Array, Array, Array]:
     """(import Wh, export Wh, substituted) per point and interval; int64, int64, bool."""
     areas = len(points.areas)
     groups = points.area * 2 + points.secondary  # (grid area, role): area a is 2a and 2a + 1
-    counts = group_sum(cols.ok.astype(np.int64), groups, 2 * areas)
+    counts = group_sum(cols.ok, groups, 2 * areas, np.int64)
     area_counts = counts[0::2] + counts[1::2]
     volumes: list[Array] = []
     for readings in (cols.imp, cols.exp):
