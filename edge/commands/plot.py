@@ -43,6 +43,7 @@ FORMATS: Final = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 INSTALL_HINT: Final = "plotting needs matplotlib: pip install 'p1edge[plot]' (or matplotlib)"
 HALF_DAY: Final = timedelta(hours=12)
 LEGEND: Final = {"loc": "upper left", "bbox_to_anchor": (1.06, 1.0), "fontsize": "small"}
+PRODUCER_RATIO: Final = 10  # a point exporting 10x what it imports shows no import peak
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -138,8 +139,10 @@ def _day_panel(axis: Any, series: QuarterSeries, peak_w: int | None, tz: ZoneInf
     for n, start in enumerate(missing):  # a band, not a zero bar: no data is not no power
         axis.axvspan(start, start + 0.25, color="0.85", zorder=0,
                      label="no data" if n == 0 else None)  # fmt: skip
-    imports = any(series.import_w[i] for i in known)
-    if peak_w is not None and imports:  # an export-only point has no import peak to show
+    imports = _import_matters(
+        sum(series.import_w[i] or 0 for i in known), sum(series.export_w[i] or 0 for i in known)
+    )
+    if peak_w is not None and imports:
         axis.axhline(peak_w, color="black", linestyle="--", label=f"month peak {peak_w} W")
     axis.axhline(0, color="0.3", linewidth=0.6)
     if peak_w is not None and imports:
@@ -148,6 +151,12 @@ def _day_panel(axis: Any, series: QuarterSeries, peak_w: int | None, tz: ZoneInf
     axis.set_xlabel("hours since local midnight")
     axis.set_ylabel("W")
     axis.legend(**LEGEND)
+
+
+def _import_matters(imported: float, exported: float) -> bool:
+    """Whether the import peak means anything: not on a point that mostly feeds in (a PV
+    installation's few watts of standby would draw a peak line and an axis of 4 W)."""
+    return imported > 0 and imported * PRODUCER_RATIO >= exported
 
 
 def _month_panel(axis: Any, days: list[Any], peak_w: int | None) -> None:
@@ -179,7 +188,10 @@ def _month_panel(axis: Any, days: list[Any], peak_w: int | None) -> None:
     axis.xaxis.set_major_locator(dates_module.DayLocator(bymonthday=[1, 8, 15, 22, 29]))
     axis.xaxis.set_major_formatter(dates_module.DateFormatter("%a %d %b"))
     right = axis.twinx()
-    peaks = [(d.day, d.peak_w) for d in days if d.peak_w]
+    known = [d for d in days if d.known]
+    if not _import_matters(sum(d.import_wh for d in known), sum(d.export_wh for d in known)):
+        peak_w = None
+    peaks = [(d.day, d.peak_w) for d in days if d.peak_w and peak_w is not None]
     if peaks:
         right.plot([n for n, _ in peaks], [w for _, w in peaks], "o", color="black",
                    markersize=3, label="day's highest quarter W")  # fmt: skip

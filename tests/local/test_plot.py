@@ -64,3 +64,27 @@ def test_titles_name_the_point_and_gaps_and_partial_days_are_marked(
     assert "no data" in day_text  # the silence: grey bands with a legend entry
     assert "partial day" in month_text and "no data" in month_text
     assert "Sun 15 Mar" in month_text  # the month's axis in dates
+
+
+def test_a_point_that_feeds_in_shows_no_import_peak(tmp_path: Path) -> None:
+    # a PV installation's meter imports a few watts of standby at night: a "month peak 4 W"
+    # line and a 0-4 W axis said nothing a person wants to know
+    pytest.importorskip("matplotlib")
+    render_to_file(tmp_path / "pv.cap", "dsmr5", start="2026-06-10T00:00:00+02:00",
+                   duration="1d", seed=4, profile="pv-only", interval=10)  # fmt: skip
+    config = write_be_config(tmp_path, "file:pv.cap", dialect="dsmr5", extra='name = "PV"\n')
+    assert edge("run", "--config", str(config), "--until-eof").returncode == 0
+    for when in (["--day", "2026-06-10"], ["--month", "2026-06"]):
+        out = tmp_path / "pv.svg"
+        result = edge("plot", "--config", str(config), *when, "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        text = out.read_text()
+        assert "PV (" in text and "export" in text
+        assert "month peak" not in text and "highest quarter" not in text, when
+
+
+def test_a_consuming_point_keeps_its_month_peak_line(recorded: Path, tmp_path: Path) -> None:
+    out = tmp_path / "day.svg"
+    result = edge("plot", "--config", str(recorded), "--day", "2026-03-10", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "month peak" in out.read_text()
