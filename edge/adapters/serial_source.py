@@ -10,9 +10,9 @@ or cannot be opened, the source backs off 1 → 2 → 4 … 30 s (reset by a tel
 that vanished (USB re-enumeration, a pty closed) is polled during the backoff and retried as soon
 as it reappears, so a replugged cable is picked up within a poll interval whatever the backoff has
 grown to. A 7-bit line whose driver refuses 7E1 is read as 8N1 with bit 7 cleared (the same bytes
-on the wire). A read that leaves a frame unfinished (a USB adapter hands a telegram over in 16 ms
-pieces) waits for the time the rest takes on the line before reading again: two or three wake-ups
-per telegram instead of one per piece.
+on the wire). A read that leaves a frame unfinished with no more bytes waiting (a USB adapter hands
+a telegram over in 16 ms pieces) waits for the time the rest takes on the line before reading
+again: two or three wake-ups per telegram instead of one per piece; a backlog is read on at once.
 """
 
 from __future__ import annotations
@@ -191,8 +191,12 @@ class SerialSource(SourceWorker):
                     self._backoff.reset()
                 elif not got and judge.wrong(raw, events):
                     return _Outcome("wrong-line", f"no P1 frame at {settings}", False)
-                if self._decoder.buffered and self._clock.wait(gather, self._stop):
-                    break  # the rest of the frame is on its way: let it gather, then read it
+                # A frame left unfinished with nothing more waiting: the rest is on its way
+                # (a USB adapter's pieces), so let it gather rather than wake for each piece.
+                # With a backlog (a fast line, a replay over a pty) read on at once.
+                waiting = self._decoder.buffered and not reader.pending()
+                if waiting and self._clock.wait(gather, self._stop):
+                    break
             if now - last_progress > self._silence_s:
                 return _Outcome("silent", f"no telegram for {self._silence_s:g} s", got)
         return _Outcome("stopped", "", got)

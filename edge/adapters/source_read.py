@@ -85,6 +85,14 @@ class LineReader:
         """True when a stop ends the wait at once (False: within `FALLBACK_TIMEOUT_S`)."""
         return self._fd is not None
 
+    def pending(self) -> bool:
+        """True when more bytes can be read at once (a backlog; always True without a
+        descriptor, whose pyserial read waits by itself)."""
+        if self._fd is None:
+            return True
+        ready, _, _ = select.select([self._fd], [], [], 0)
+        return bool(ready)
+
     def read(self, timeout: float | None) -> bytes:
         """Wait up to `timeout` seconds (None: until bytes or a wake) and read what is there."""
         if self._fd is None:

@@ -14,7 +14,7 @@ import pytest
 import serial
 
 from edge.adapters.source_read import LineReader, Waker
-from edge.adapters.sources import SerialSource, SourceBatch
+from edge.adapters.sources import SerialSource, SourceBatch, SystemClock
 from edge.p1 import decode
 from firmware_sim.api import render
 from tests.adapters.conftest import PATIENCE_S, at_least, collect, telegrams, wait_for
@@ -113,3 +113,42 @@ def test_a_telegram_handed_over_in_pieces_is_delivered_whole(pty: tuple[int, str
         assert (status.telegrams, status.errors, status.crc_errors) == (2, 0, 0)
     finally:
         assert src.stop(timeout=PATIENCE_S)
+
+
+class _CountingClock(SystemClock):
+    """The real clock, counting the waits for a frame's rest to gather."""
+
+    def __init__(self) -> None:
+        self.gathers = 0
+
+    def wait(self, seconds: float, stop: threading.Event) -> bool:
+        self.gathers += 1
+        return super().wait(seconds, stop)
+
+
+def test_a_backlog_is_read_on_without_waiting_for_frames_to_gather(pty: tuple[int, str]) -> None:
+    # A replay over a pty at full speed: every read ends mid-frame with the rest already
+    # waiting. Waiting to gather there made 2 000 telegrams take minutes (one wait per read).
+    master, path = pty
+    clock = _CountingClock()
+    sink: queue.Queue[SourceBatch] = queue.Queue()
+    src = SerialSource("main", path, sink, dialect="dsmr5", clock=clock)
+    src.start()
+    try:
+        wait_for(lambda: src.status().state == "connected")
+        sent = b"".join(_telegrams(2000))
+        writer = threading.Thread(target=_write_all, args=(master, sent))
+        writer.start()
+        got = telegrams(collect(sink, at_least(2000), patience=120))
+        writer.join(PATIENCE_S)
+        assert len(got) == 2000
+        # ~370 reads of a full pty buffer; a wait is only right where the writer lagged
+        assert clock.gathers < 100, clock.gathers
+    finally:
+        assert src.stop(timeout=PATIENCE_S)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
