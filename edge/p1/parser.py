@@ -17,8 +17,9 @@ from datetime import tzinfo
 from typing import Final
 
 from edge.errors import ParseError
+from edge.p1 import build
 from edge.p1.crc import crc16_arc
-from edge.p1.model import LINE_PATTERN, CrcStatus, Registers, Telegram
+from edge.p1.model import LINE_PATTERN, CrcStatus, Telegram
 from edge.p1.values import DEFAULT_TZ, energy_of, integer, parse_timestamp, power_of
 
 # The lines read on every telegram, found in one C-speed pass; the optional `*255` suffix
@@ -49,12 +50,12 @@ def parse_telegram(body: bytes, crc: CrcStatus, local_tz: tzinfo = DEFAULT_TZ) -
         raise ParseError("telegram has no data lines")
     get = found.get
     stamp = get("0-0:1.0.0")
-    return Telegram(
-        header=text[1 : text.find("\n")].rstrip("\r"),
-        crc=crc,
-        timestamp=parse_timestamp(stamp, local_tz) if stamp is not None else None,
-        equipment_id=_equipment_id(get),
-        registers=Registers(
+    return build.telegram(  # positional, in field order: Telegram(...) at a third of the cost
+        text[1 : text.find("\n")].rstrip("\r"),  # header
+        crc,
+        parse_timestamp(stamp, local_tz) if stamp is not None else None,
+        _equipment_id(get),
+        build.registers(
             _reading(get, "1-0:1.8.1", energy_of),
             _reading(get, "1-0:1.8.2", energy_of),
             _reading(get, "1-0:2.8.1", energy_of),
@@ -62,11 +63,11 @@ def parse_telegram(body: bytes, crc: CrcStatus, local_tz: tzinfo = DEFAULT_TZ) -
             _reading(get, "1-0:1.8.0", energy_of),
             _reading(get, "1-0:2.8.0", energy_of),
         ),
-        power_import_w=_reading(get, "1-0:1.7.0", power_of),
-        power_export_w=_reading(get, "1-0:2.7.0", power_of),
-        tariff=_int(get("0-0:96.14.0")),
-        text=text,
-        local_tz=local_tz,
+        _reading(get, "1-0:1.7.0", power_of),  # power_import_w
+        _reading(get, "1-0:2.7.0", power_of),  # power_export_w
+        _int(get("0-0:96.14.0")),  # tariff
+        text,
+        local_tz,
     )
 
 
