@@ -118,6 +118,7 @@ _TOOLS: tuple[Callable[[_SubParsers], None], ...] = (
     _register_collect,
     grid_store.register_export,
     grid_store.register_registry,
+    grid_store.register_keys,
     grid_fleet.register_fleet,
     grid_allocate.register_allocate,
 )

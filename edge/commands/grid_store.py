@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from edge.adapters.mqtt_config import BrokerSettings
+from edge.blocks.cose import raw_public_key
 from edge.errors import ConfigError, KeyFileError, MqttError
-from edge.grid.collector import Collector
+from edge.grid.collector import Collector, startup_keys
 from edge.grid.ingest import load_gateway_keys
 from edge.grid.registry import RegistryError, parse_registry
 from edge.grid.store import open_store, store_url
@@ -58,7 +59,10 @@ def register_collect(
         "while it was away (nothing uncommitted was acknowledged: the broker keeps it).",
     )
     parser.add_argument(
-        "--pubkeys", required=True, type=Path, metavar="DIR", help="DIR/<gateway>.pub keys"
+        "--pubkeys",
+        type=Path,
+        metavar="DIR",
+        help="DIR/<gateway>.pub keys (with the keys imported into the store: grid keys)",
     )
     add_store_options(parser)
     parser.add_argument(
@@ -111,7 +115,8 @@ def run_collect(args: argparse.Namespace, settings: BrokerSettings) -> int:
     """Collect until --until blocks are stored, --timeout, or SIGTERM; print a summary."""
     try:
         url = store_url(args.store, args.db)
-        keys = load_gateway_keys(args.pubkeys)
+        # unusable key files: say so before the store is opened
+        from_dir = None if args.pubkeys is None else load_gateway_keys(args.pubkeys)
         if args.batch < 1 or args.session_expiry < 0:
             raise ConfigError("--batch must be ≥ 1 and --session-expiry ≥ 0")
         default_id = f"p1edge-collect-{socket.gethostname()}" + (
@@ -123,7 +128,15 @@ def run_collect(args: argparse.Namespace, settings: BrokerSettings) -> int:
             session_expiry=args.session_expiry,
             batch=args.batch,
         )
-        collector = Collector(open_store(url), keys, prefix=args.prefix)
+        store = open_store(url)
+        try:
+            now = int(time.time())
+            keys = startup_keys(store, from_dir, str(args.pubkeys))
+        except (ConfigError, KeyFileError):
+            store.close()
+            raise
+        pinned = frozenset(from_dir.kids if from_dir else ())
+        collector = Collector(store, keys, prefix=args.prefix, keys_since=now, pinned=pinned)
     except (ConfigError, KeyFileError) as exc:
         return _fail("collect", str(exc))
     deadline = None if args.timeout is None else time.time() + args.timeout
@@ -207,6 +220,47 @@ def run_export(args: argparse.Namespace) -> int:
 def _safe_name(text: str) -> bool:
     # ids come from verified payloads, but a file name must not climb out of the directory
     return bool(text) and text not in (".", "..") and "/" not in text and "\0" not in text
+
+
+def register_keys(tools: _SubParsers) -> None:
+    parser = tools.add_parser(
+        "keys",
+        help="import the gateways' public keys into the store (shared by every collector)",
+        description="The store's gateway keys: every collector of the store uses them besides "
+        "its own --pubkeys DIR, and takes keys imported while it runs when a block's key is "
+        "not known yet. One key per gateway, one gateway per key.",
+    )
+    add_store_options(parser)
+    actions = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    importer = actions.add_parser(
+        "import",
+        help="import DIR/<gateway>.pub into the store, in one transaction",
+        description="Check every DIR/<gateway>.pub, then store them in one transaction. The "
+        "same key again changes nothing; another key for a gateway the store holds is an "
+        "error unless --replace; a key another gateway holds always is. Nothing is imported "
+        "on an error.",
+    )
+    importer.add_argument("dir", type=Path, metavar="DIR", help="DIR/<gateway>.pub keys")
+    importer.add_argument("--replace", action="store_true", help="replace gateways' keys")
+    importer.set_defaults(func=run_keys_import)
+
+
+def run_keys_import(args: argparse.Namespace) -> int:
+    """Import a key directory; exit 2 on unusable keys, a conflict or an unusable store."""
+    try:
+        keys = load_gateway_keys(args.dir)
+        store = open_store(store_url(args.store, args.db))
+    except (ConfigError, KeyFileError) as exc:
+        return _fail("keys import", str(exc))
+    try:
+        raw = {gw: raw_public_key(key) for gw, key in keys.keys.items()}
+        count = store.import_gateway_keys(raw, now=int(time.time()), replace=args.replace)
+    except KeyFileError as exc:
+        return _fail("keys import", f"{exc}; nothing imported")
+    finally:
+        store.close()
+    print(f"keys: {count} of {len(raw)} gateways' keys new or replaced in the store")
+    return 0
 
 
 def register_registry(tools: _SubParsers) -> None:

@@ -11,13 +11,22 @@ testable without a broker; `edge.grid.subscriber` feeds them from MQTT.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge.adapters.mqtt_topics import DEFAULT_PREFIX
-from edge.blocks.cose import KeyRing
-from edge.grid.ingest import GatewayKeys, examine
+from edge.blocks.cose import KeyRing, key_id
+from edge.errors import KeyFileError
+from edge.grid.ingest import (
+    GatewayKeys,
+    conflicting_gateways,
+    examine,
+    gateway_keys,
+    merge_keys,
+    raw_keys,
+)
 from edge.grid.store import Candidate, Rejection, Store, Verdict, open_store
 from edge.grid.verify import Gap
 
@@ -50,8 +59,38 @@ def gap_line(gap: Gap) -> str:
     return f"gap   {gap.gw}/{gap.ap} seq {seqs} missing"
 
 
+# how often at most the store is asked for keys added since the last look (a flood of blocks
+# with unknown keys must not become a flood of queries), and how far back each look reaches
+# (the importing host's clock set `updated_utc`: it may be a little behind this one's)
+KEY_REFRESH_SECONDS = 10.0
+KEY_CLOCK_MARGIN = 600
+
+
+def startup_keys(store: Store, from_dir: GatewayKeys | None, directory: str = "DIR") -> GatewayKeys:
+    """The keys of `DIR/<gw>.pub` (if given) and of the store's `gateway_key` table together;
+    `KeyFileError` when there are none, or a gateway has different keys in the two, or one key
+    is bound to two gateways."""
+    stored = raw_keys(store.gateway_keys(), "the store's gateway keys")
+    if from_dir is None:
+        if not stored:
+            raise KeyFileError("no gateway keys: give --pubkeys DIR or import them into the "
+                               "store (edge-agent grid keys --store URL import DIR)")  # fmt: skip
+        return gateway_keys(stored, "the store's gateway keys")
+    conflicts = conflicting_gateways(from_dir.keys, stored)
+    if conflicts:
+        raise KeyFileError(f"{', '.join(conflicts[:5])}: another key in {directory} than in the "
+                           f"store ({len(conflicts)} gateways)")  # fmt: skip
+    return merge_keys(from_dir, stored, f"{directory} and the store's gateway keys")
+
+
 class Collector:
-    """Checks received blocks and settles them in the store (one thread per instance)."""
+    """Checks received blocks and settles them in the store (one thread per instance).
+
+    Keys: those given, and keys imported into the store while it runs: a batch with blocks
+    whose key is unknown (or not their gateway's) first looks for keys added since the last
+    look (at most every `KEY_REFRESH_SECONDS`) and checks those blocks again. A key of
+    `DIR/<gw>.pub` (`pinned`) is not replaced from the store; a store key already bound to
+    another gateway is not taken."""
 
     def __init__(
         self,
@@ -59,10 +98,17 @@ class Collector:
         keys: GatewayKeys | KeyRing,
         *,
         prefix: str = DEFAULT_PREFIX,
+        keys_since: int | None = None,
+        pinned: frozenset[str] = frozenset(),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store if isinstance(store, Store) else open_store(store)
         self.keys = keys
         self.prefix = prefix
+        self.keys_since = keys_since  # wall-clock seconds of the last look (None: never)
+        self.pinned = pinned
+        self.monotonic = monotonic
+        self.looked_at: float | None = None  # monotonic time of the last look
 
     def close(self) -> None:
         """Close the store."""
@@ -84,6 +130,10 @@ class Collector:
 
     def settle(self, items: Sequence[Candidate | Rejection], *, now: int) -> list[Collected]:
         """Settle examined messages in the store in one transaction; committed on return."""
+        if isinstance(self.keys, GatewayKeys) and any(
+            isinstance(item, Rejection) and item.key_problem for item in items
+        ):
+            items = self._again_with_new_keys(items, now)
         outcomes = self.store.ingest(items, now=now)
         results: list[Collected] = []
         for item, outcome in zip(items, outcomes, strict=True):
@@ -103,6 +153,43 @@ class Collector:
                 )
             )
         return results
+
+    def _again_with_new_keys(
+        self, items: Sequence[Candidate | Rejection], now: int
+    ) -> Sequence[Candidate | Rejection]:
+        if not self._look_for_keys(now):
+            return items
+        return [
+            examine(item.topic, item.payload, self.keys, prefix=self.prefix)
+            if isinstance(item, Rejection) and item.key_problem and item.payload is not None
+            else item
+            for item in items
+        ]
+
+    def _look_for_keys(self, now: int) -> bool:
+        """Take the keys added to the store since the last look; True when there were any."""
+        assert isinstance(self.keys, GatewayKeys)
+        moment = self.monotonic()
+        if self.looked_at is not None and moment - self.looked_at < KEY_REFRESH_SECONDS:
+            return False
+        self.looked_at = moment
+        since = None if self.keys_since is None else self.keys_since - KEY_CLOCK_MARGIN
+        try:
+            fresh = raw_keys(self.store.gateway_keys(since), "the store's gateway keys")
+        except KeyFileError:
+            return False  # an unusable stored key: the blocks stay rejected with their reason
+        self.keys_since = now
+        # a kid already taken is this gateway's same key (no change) or another's (not taken)
+        taken = set(self.keys.kids.values())
+        new = {
+            gw: key
+            for gw, key in fresh.items()
+            if gw not in self.pinned and key_id(key) not in taken
+        }
+        if not new:
+            return False
+        self.keys = merge_keys(self.keys, new, "the store's gateway keys")
+        return True
 
     def gaps(self, gw: str | None = None, ap: str | None = None) -> list[Gap]:
         """Missing seqs per stored chain (all chains, or the one of `gw`/`ap`), from seq 1 on."""

@@ -17,6 +17,7 @@ from edge.errors import ConfigError
 from edge.grid.ingest import examine
 from edge.grid.registry import RegistryRow
 from edge.grid.store import Candidate, Outcome, RejectedRow, Rejection, open_store, sqlite_path
+from edge.grid.store.schema import VERSION
 from tests.blocks.factory import AP, GW, make_chain
 
 PREFIX = "p1edge/v1"
@@ -47,7 +48,7 @@ def test_migrations_are_idempotent(store_url: str) -> None:
     for _ in range(2):
         with open_store(store_url) as store:
             versions = store.conn.execute("SELECT version FROM grid_schema ORDER BY version")
-            assert versions == [(1,), (2,)]
+            assert versions == [(v,) for v in range(1, VERSION + 1)] and VERSION == 3
 
 
 def test_an_existing_collector_file_is_migrated_with_its_blocks(

@@ -41,6 +41,7 @@ class Rejection:
     size: int
     sha256: bytes
     payload: bytes | None
+    key_problem: bool = False  # no trusted key for it, or not its gateway's (keys may come)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ lock), so several collectors starting at once migrate exactly once. Version 1 is
 collector has always written (an existing `--db` file is version 1 without knowing it: CREATE
 ... IF NOT EXISTS makes that harmless); version 2 adds what the scaled-out ingest and the
 allocation need: the block's kind and prev link (back-filled from the stored bytes), the
-rejected blocks, the registry, and the index by day.
+rejected blocks, the registry, and the index by day; version 3 the gateways' public keys
+(`edge-agent grid keys import`), one key per gateway and one gateway per key.
 """
 
 from __future__ import annotations
@@ -114,7 +115,26 @@ def _v2(engine: Engine, execute: Execute) -> None:
     _backfill_prev(execute)
 
 
-MIGRATIONS: tuple[Callable[[Engine, Execute], None], ...] = (_v1, _v2)
+# version 3: the gateways' public keys, so that collectors on several hosts share them
+_V3 = (
+    """CREATE TABLE IF NOT EXISTS gateway_key (
+    gw TEXT NOT NULL PRIMARY KEY,
+    public_key {blob} NOT NULL,
+    kid {blob} NOT NULL,
+    updated_utc {int} NOT NULL
+)""",
+    # one key signs for one gateway only
+    "CREATE UNIQUE INDEX IF NOT EXISTS gateway_key_by_kid ON gateway_key (kid)",
+    "CREATE INDEX IF NOT EXISTS gateway_key_by_update ON gateway_key (updated_utc)",
+)
+
+
+def _v3(engine: Engine, execute: Execute) -> None:
+    for statement in _V3:
+        execute(engine.sql(statement), ())
+
+
+MIGRATIONS: tuple[Callable[[Engine, Execute], None], ...] = (_v1, _v2, _v3)
 VERSION = len(MIGRATIONS)
 
 

@@ -12,13 +12,15 @@ the batch's messages to the broker only after `ingest` returned (= committed).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+import hashlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from edge.blocks.chain import Link, link_problems
+from edge.errors import KeyFileError
 from edge.grid.registry import RegistryRow
 from edge.grid.store.engines import Connection, database_error
 from edge.grid.store.model import Candidate, ChainGap, Outcome, RejectedRow, Rejection
@@ -260,6 +262,51 @@ class SqlStore:
         )
         return [RejectedRow(gw, ap, day, reason) for gw, ap, day, reason in rows]
 
+    # ---- gateway keys ------------------------------------------------------------------------
+
+    def import_gateway_keys(
+        self, keys: Mapping[str, bytes], *, now: int, replace: bool = False
+    ) -> int:
+        """Store raw 32-byte Ed25519 public keys by gateway in one transaction; returns how many
+        were new or changed (the same key again is no change). A gateway that holds another key
+        is refused (`KeyFileError`, nothing stored) unless `replace`; a key that another gateway
+        holds always is."""
+        if not keys:
+            return 0
+        rows = [(gw, bytes(raw), key_id_of(raw)) for gw, raw in sorted(keys.items())]
+        given_kids: dict[bytes, str] = {}
+        for gw, _raw, kid in rows:
+            if given_kids.setdefault(kid, gw) != gw:
+                raise KeyFileError(f"one public key is given for {given_kids[kid]} and {gw}")
+        with self.conn.transaction(write=True):
+            stored = {gw: (bytes(raw), bytes(kid)) for gw, raw, kid in
+                      self.conn.execute("SELECT gw, public_key, kid FROM gateway_key")}  # fmt: skip
+            owner = {kid: gw for gw, (_raw, kid) in stored.items()}
+            changed = [row for row in rows if stored.get(row[0], (b"",))[0] != row[1]]
+            for gw, _raw, kid in changed:
+                if kid in owner:  # (the same gateway's same key is not a change)
+                    raise KeyFileError(f"the key given for {gw} is the stored key of {owner[kid]}")
+                if gw in stored and not replace:
+                    raise KeyFileError(
+                        f"{gw} has another key in the store (give --replace to replace it)"
+                    )
+            # replaced first, so that a key moving between gateways never is there twice
+            self.conn.executemany("DELETE FROM gateway_key WHERE gw = ?",
+                                  [(gw,) for gw, _r, _k in changed if gw in stored])  # fmt: skip
+            self.conn.executemany(
+                "INSERT INTO gateway_key (gw, public_key, kid, updated_utc) VALUES (?, ?, ?, ?)",
+                [(gw, raw, kid, now) for gw, raw, kid in changed],
+            )
+        return len(changed)
+
+    def gateway_keys(self, since: int | None = None) -> dict[str, bytes]:
+        """The stored raw public keys by gateway (those updated at or after `since`)."""
+        rows = self.conn.execute(
+            "SELECT gw, public_key FROM gateway_key WHERE updated_utc >= ?",
+            (-1 if since is None else since,),
+        )
+        return {gw: bytes(raw) for gw, raw in rows}
+
     # ---- registry ----------------------------------------------------------------------------
 
     def import_registry(self, rows: Sequence[RegistryRow], *, replace: bool = False) -> int:
@@ -289,6 +336,11 @@ class SqlStore:
             f"SELECT {', '.join(_REGISTRY_COLUMNS)} FROM registry ORDER BY ap, valid_from"
         )
         return [_registry_row(row) for row in rows]
+
+
+def key_id_of(raw: bytes) -> bytes:
+    """The kid of a raw public key (SPEC §6: the first 8 bytes of its SHA-256)."""
+    return hashlib.sha256(raw).digest()[:8]
 
 
 def _decide(item: Candidate, known: dict[_Key, _Known]) -> Outcome:
