@@ -1,9 +1,11 @@
 """Day blocks into columns, with the DSO validation of Meetcode 5.3.9 on the way.
 
-Strategy: each block is split and decoded once with the block code (`decode_envelope`,
-`decode_payload`); only its layout is checked in Python (day, zone, counts, role as
-registered) and its readings are collected. Every few thousand blocks the readings become one
-float array (None → nan; Wh registers are far below 2^53, so exact) and the checks run as array
+Strategy: the blocks come a batch at a time (`batch`); a block in our own spelling has been
+split by the fast path there (its fields, and its readings already numbers), any other goes
+through the block code's generic decoder (`decode_envelope`, `decode_payload`) here, so a
+problem always has the generic decoder's words. Only the layout is checked per block in Python
+(day, zone, counts, role as registered); at the end of each batch its readings are one float
+array (None → nan; Wh registers are far below 2^53, so exact) and the checks run as array
 operations: per register volumes ≥ 0 (which also catches an unknown boundary), per direction
 < 120 % of the point's capacity, the block's own status and flags. The blocks of the day before
 and after give the continuity check: a day's first reading must equal the previous day's last
