@@ -172,13 +172,13 @@ class Collector:
         moment = self.monotonic()
         if self.looked_at is not None and moment - self.looked_at < KEY_REFRESH_SECONDS:
             return False
-        self.looked_at = moment
         since = None if self.keys_since is None else self.keys_since - KEY_CLOCK_MARGIN
+        stored = self.store.gateway_keys(since)  # a store failure: the batch is tried again
+        self.looked_at, self.keys_since = moment, now  # (only a look that happened counts)
         try:
-            fresh = raw_keys(self.store.gateway_keys(since), "the store's gateway keys")
+            fresh = raw_keys(stored, "the store's gateway keys")
         except KeyFileError:
             return False  # an unusable stored key: the blocks stay rejected with their reason
-        self.keys_since = now
         # a kid already taken is this gateway's same key (no change) or another's (not taken)
         taken = set(self.keys.kids.values())
         new = {

@@ -145,3 +145,39 @@ def test_a_gateway_with_another_key_in_dir_than_in_the_store_is_refused_at_start
     # no keys anywhere: a clear error too
     empty = f"sqlite:///{tmp_path / 'empty.sqlite'}"
     assert main(["grid", "collect", "--broker", broker.url, "--store", empty]) == 2
+
+
+def test_keys_are_looked_for_at_most_every_few_seconds(tmp_path: Path) -> None:
+    """Plain code, a real SQLite store, time as an argument: a flood of blocks with unknown
+    keys is one look per KEY_REFRESH_SECONDS, and a key imported after a look waits for the
+    next one."""
+    from edge.grid.collector import KEY_REFRESH_SECONDS, Collector, startup_keys
+    from edge.grid.store import Rejection
+
+    made = _gateways(tmp_path / "keys", ["gw-1", "gw-2", "gw-3"])
+    (tmp_path / "first").mkdir()
+    (tmp_path / "first" / "gw-1.pub").write_bytes((tmp_path / "keys" / "gw-1.pub").read_bytes())
+    (tmp_path / "second").mkdir()
+    (tmp_path / "second" / "gw-2.pub").write_bytes((tmp_path / "keys" / "gw-2.pub").read_bytes())
+    store = f"sqlite:///{tmp_path / 'grid.sqlite'}"
+    assert _keys_import(store, tmp_path / "first") == 0
+    clock = [1000.0]
+    opened = open_store(store)
+    collector = Collector(opened, startup_keys(opened, None), keys_since=0,
+                          monotonic=lambda: clock[0])  # fmt: skip
+    try:
+        topic, block = made["gw-2"][1]
+        (unknown,) = collector.examine([(topic, block)])
+        assert isinstance(unknown, Rejection) and unknown.key_problem
+        (result,) = collector.settle([unknown], now=10)  # looked: gw-2's key is not there yet
+        assert result.verdict == "rejected"
+        assert _keys_import(store, tmp_path / "second") == 0
+        clock[0] += KEY_REFRESH_SECONDS / 2
+        (result,) = collector.settle(collector.examine([(topic, block)]), now=11)
+        assert result.verdict == "rejected"  # too soon for another look
+        clock[0] += KEY_REFRESH_SECONDS
+        (result,) = collector.settle(collector.examine([(topic, block)]), now=12)
+        assert result.verdict == "stored"  # looked again, found gw-2's key, checked again
+        assert collector.count() == 1
+    finally:
+        collector.close()
