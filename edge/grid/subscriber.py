@@ -242,14 +242,14 @@ def collect(
                 break
         else:
             summary.stop_reason = "stopped"
-            # what has arrived is committed and acknowledged before leaving (if the store is
-            # there: the committer does not wait for it once `stop` is set)
-            while pending is not None or not inbox.empty():
-                job = pending or _prepare(committer, _next_batch(inbox, options, wait=0))
-                if job is not None:
-                    while not committer.offer(job, timeout=0.5):
-                        pass
-                pending = None
+        # leaving: what is checked (and when stopped, what has arrived) is committed and
+        # acknowledged if the store is there; a store that is away is not waited for
+        committer.closing.set()
+        while pending is not None or (summary.stop_reason == "stopped" and not inbox.empty()):
+            job = pending or _prepare(committer, _next_batch(inbox, options, wait=0))
+            while job is not None and not committer.offer(job, timeout=0.5):
+                pass
+            pending = None
         committer.finish()
     finally:
         if pending is not None:
