@@ -46,7 +46,8 @@ def register_collect(
         "collect",
         help="receive, verify and store day blocks from every gateway",
         description="Subscribe to {prefix}/+/ap/+/day/+ (and month/+), verify each block "
-        "(signature by the key bound to its gateway: DIR/<gw>.pub, contents, the topic, the "
+        "(signature by the key bound to its gateway: DIR/<gw>.pub or the store's keys from "
+        "`grid keys import`, contents, the topic, the "
         "chain link to stored neighbours), store it once per (gateway, ap, seq) and the "
         "rejected ones apart with their reason. A block is acknowledged to the broker only "
         "after its commit; the session persists (same --client-id) so a restarted collector "
