@@ -111,6 +111,7 @@ def test_an_opt_out_counts_the_block_already_on_its_way(tmp_path: Path) -> None:
                 broker.pause()  # the broker takes the bytes but answers nothing: no PUBACK
                 topics = [f"p1edge/v1/gw-1/ap/{ap}/day/2026-06-0{d}" for d in (1, 2, 3)]
                 enqueue(conn, box, [(ap, t, t.encode()) for t in topics])
+                link.wake()  # as the release does after its commit (else: the 30 s poll)
                 deadline = time.monotonic() + TIMEOUT
                 while conn.execute("SELECT COUNT(sent_utc) FROM outbox").fetchone()[0] == 0:
                     assert time.monotonic() < deadline, "the link never published the head"
