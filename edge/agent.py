@@ -1,12 +1,16 @@
 """The edge agent: the composition root that wires sources, engines, store and (later) release.
 
-Strategy: one main thread owns the database connection and the engines; each source runs its
-own reader thread and hands decoded batches over a queue. The main loop takes a batch, feeds the
-`Ingestor`, and commits whatever closed together with every engine's checkpoint in one
-transaction. Time: with `clock = "system"` the gateway's clock is "now" (and the reference for
+Strategy: one main thread owns the database connection and the engines; each source runs its own
+reader thread and hands decoded batches over a queue. The main loop takes a batch, feeds the
+`Ingestor`, and commits whatever closed together with every engine's checkpoint in one transaction.
+A capture's batches wake the main loop (a replay goes as fast as it is read); a live line's batches
+wait in their own queue for the next tick, at most `TICK_S`, so six meters at a telegram a second
+wake the main thread once a second, not seven times (on a Pi the CPU of an idle-looking agent is
+mostly wake-ups). Their received time travels with them (R4), and a quarter-hour needs no latency
+below a second. Time: with `clock = "system"` the gateway's clock is "now" (and the reference for
 R4); with `clock = "meter"` "now" is the newest meter time seen (replays, demos). Hooks
-(`after_commit`, `on_tick`) let the release machinery and the status writer plug in without
-this module knowing them.
+(`after_commit`, `on_tick`) let the release machinery and the status writer plug in without this
+module knowing them.
 
 Truthful storage: an engine checkpoint is written only in the transaction that also holds every
 closure it implies. When a commit fails (disk full, database locked) the closures are kept in
@@ -60,6 +64,9 @@ STORE_RETRY_MAX_S: Final = 30.0
 # per batch rather than per quarter-hour read): a few in flight bound the memory of decoded
 # telegrams; a live line's batches are tiny and never fill it.
 QUEUE_BATCHES: Final = 8
+# Live lines' batches (a telegram or two each) waiting for the tick: six meters fill a few a
+# second; the bound holds a stalled main loop's backlog (the readers then wait, as for a capture).
+LIVE_BATCHES: Final = 256
 
 
 @dataclass(slots=True)
@@ -95,7 +102,8 @@ class Agent:
             if self.lock is not None:
                 self.lock.release()
             raise
-        self.queue: queue.Queue[SourceBatch] = queue.Queue(maxsize=QUEUE_BATCHES)
+        self.queue: queue.Queue[SourceBatch] = queue.Queue(maxsize=QUEUE_BATCHES)  # captures
+        self.live_queue: queue.Queue[SourceBatch] = queue.Queue(maxsize=LIVE_BATCHES)  # lines
         self.hooks = AgentHooks()
         self.status_parts: dict[str, Callable[[], object]] = {}  # extra sections of status.json
         self.health = Health()
@@ -162,7 +170,7 @@ class Agent:
                 worker = make_source(
                     ap,
                     url,
-                    self.queue,
+                    self.queue if url.startswith("file:") else self.live_queue,
                     dialect=str(point.dialect),
                     key=point.key,
                     auth_key=point.auth_key,
@@ -198,6 +206,7 @@ class Agent:
                 if batch is not None:
                     self._handle(batch)
                 if time.monotonic() >= next_tick:
+                    self._drain_live()
                     self._tick()
                     next_tick = time.monotonic() + TICK_S
                 if self.until_eof and self.all_read():
@@ -228,6 +237,16 @@ class Agent:
             return self.queue.get(timeout=timeout)
         except queue.Empty:
             return None
+
+    def _drain_live(self) -> None:
+        """Handle the live lines' batches that arrived since the last tick, in their order
+        (at most a queue's worth: a line that never pauses cannot hold the tick back)."""
+        for _ in range(LIVE_BATCHES):
+            try:
+                batch = self.live_queue.get_nowait()
+            except queue.Empty:
+                return
+            self._handle(batch)
 
     def _handle(self, batch: SourceBatch) -> None:
         telegrams = [e for e in batch.events if isinstance(e, Telegram)]
@@ -362,6 +381,7 @@ class Agent:
         workers = [w for ws in self.sources.values() for w in ws]
         files = [w for w in workers if w.url.startswith("file:")]
         return bool(files) and all(w.eof for w in files) and self.queue.empty()
+        # (live lines never end: their queue is no reason to wait)
 
     def bytes_read(self) -> int:
         """How much of the `file:` captures has been read (for progress bars)."""
@@ -375,6 +395,14 @@ class Agent:
         for workers in self.sources.values():
             for worker in workers:
                 worker.stop()
+        if self.exit_code == 0 and self.health.fatal is None:
+            # what the lines said since the last tick (their readers have ended) goes into
+            # the engines, and so into the checkpoint below
+            try:
+                self._drain_live()
+            except Exception:
+                LOG.exception("agent: handling the last live batches failed")
+                self.exit_code = 1
         # Keep what the open intervals have seen: a restart continues mid-quarter. The
         # checkpoint goes only together with every closure it implies, or not at all.
         checkpoints = {ap: engine.checkpoint() for ap, engine in self.ingestor.engines.items()}
