@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,14 @@ class Shots:
             shutil.copytree(self.folder, target, dirs_exist_ok=True)
 
 
+def _of_the_live_day(shown: str) -> bool:
+    """A meter time (UTC, as the page shows it) of the live day: played now, not replayed."""
+    try:
+        return datetime.fromisoformat(shown).timestamp() >= DAY3
+    except ValueError:  # "-" or "" before the first telegram
+        return False
+
+
 def _live_text(page: Any) -> str:
     return str(page.text_content(f'[data-live="{PRIMARY}:time"]') or "")
 
@@ -199,7 +208,7 @@ def _walk(
     page.click("button:has-text('Log in')")
     page.wait_for_url(base + "/")
     # live values move: the meter time shown changes, power is a number, the meter is reading
-    wait_for(lambda: _live_text(page).startswith("2026-03-04"), 120, "a live telegram")
+    wait_for(lambda: _of_the_live_day(_live_text(page)), 120, "a live telegram")
     first = _live_text(page)
     wait_for(lambda: _live_text(page) not in ("", first), 120, "the live values to move")
     state = page.text_content(f'[data-live="{PRIMARY}:state"]')
@@ -301,7 +310,7 @@ def test_run_serves_the_page_beside_the_agent(running: dict[str, Any]) -> None:
         point = next(p for p in now["points"] if p["ap"] == PRIMARY)
         return str(point["time"] or "")
 
-    wait_for(lambda: live_time().startswith("2026-03-04"), 120, "a live telegram")
+    wait_for(lambda: _of_the_live_day(live_time()), 120, "a live telegram")
     first = live_time()
     wait_for(lambda: live_time() != first, 120, "the live values to move")
     status_file = gw.folder / "data" / "status.json"
