@@ -170,7 +170,8 @@ class SourceWorker:
             if state == self._state:
                 return
             self._state = state
-        LOG.info("%s: %s%s", self.name, state, f" ({detail})" if detail else "")
+        retrying = {"retrying": state in ("connecting", "backoff")}  # edge.logsetup.RepeatFilter
+        LOG.info("%s: %s%s", self.name, state, f" ({detail})" if detail else "", extra=retrying)
 
     def _record_error(self, text: str) -> None:
         with self._lock:

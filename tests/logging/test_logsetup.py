@@ -72,42 +72,6 @@ def test_quiet_and_verbose_levels() -> None:
     assert "detail" in buffer.getvalue()
 
 
-def test_a_retry_cycle_logs_once_then_hourly_with_the_count() -> None:
-    now = [0.0]
-    repeat = logsetup.RepeatFilter(clock=lambda: now[0])
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.addFilter(repeat)
-    log = logging.getLogger("edge.test.repeat")
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    try:
-        for _ in range(120):  # an hour of 30 s backoff: connecting, backoff, connecting, ...
-            log.info("p1-main: connecting")
-            log.warning("p1-main: backoff (No such file or directory)")
-            now[0] += 30
-        log.info("p1-main: connected")  # outside the loop: at once
-        log.warning("p1-main: disconnected (device reports readiness to read but returned no data)")
-        for _ in range(120):  # the loop again, an hour after its last showing: shown, counted
-            log.info("p1-main: connecting")
-            log.warning("p1-main: backoff (No such file or directory)")
-            now[0] += 30
-        log.info("p1-ev: connected")  # another subject is not held by p1-main's loop
-    finally:
-        log.removeHandler(handler)
-    held = "(and 119 times more in the last hour)"
-    assert buffer.getvalue().splitlines() == [
-        "p1-main: connecting",
-        "p1-main: backoff (No such file or directory)",
-        "p1-main: connected",
-        "p1-main: disconnected (device reports readiness to read but returned no data)",
-        f"p1-main: connecting {held}",
-        f"p1-main: backoff (No such file or directory) {held}",
-        "p1-ev: connected",
-    ]
-
-
 def test_the_cli_offers_quiet_beside_verbose() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "edge", "run", "--help"], capture_output=True, text=True,
