@@ -76,6 +76,7 @@ def run_allocate(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     try:
         from edge.grid.allocation import allocate_day
+        from edge.grid.allocation.gaps import resend_range
     except ImportError:
         store.close()
         return _fail(NEEDS_NUMPY)
@@ -86,6 +87,8 @@ def run_allocate(args: argparse.Namespace) -> int:
         rejected = {r.ap for r in store.rejected_for_days([days[1]]) if r.ap}
         result = allocate_day(args.day, store.blocks_for_days(days), registry,
                               rejected_aps=rejected, k=args.min_points, tz=args.tz)  # fmt: skip
+        gaps = [resend_range(gap, args.day, *store.nearest_blocks(gap.ap, days[1]))
+                for gap in result.gaps]  # fmt: skip
     except (BlockError, ValueError) as exc:
         return _fail(str(exc))
     finally:
@@ -96,11 +99,11 @@ def run_allocate(args: argparse.Namespace) -> int:
             (args.out / name).write_text(text)
     except OSError as exc:
         return _fail(f"cannot write to {args.out}: {exc.strerror or exc}")
-    _print(result, args, time.monotonic() - started)
+    _print(result, gaps, args, time.monotonic() - started)
     return 0
 
 
-def _print(result: Result, args: argparse.Namespace, seconds: float) -> None:
+def _print(result: Result, gaps: list[Gap], args: argparse.Namespace, seconds: float) -> None:
     areas = result.completeness
     expected = sum(a.points_expected for a in areas)
     received = sum(a.blocks_received for a in areas)
@@ -110,15 +113,18 @@ def _print(result: Result, args: argparse.Namespace, seconds: float) -> None:
           f"({len(result.published.cells)} published) in {args.out} ({seconds:.1f} s)")  # fmt: skip
     for problem in result.problems:
         print(f"unusable: {problem}")
-    for gap in result.gaps:
+    for gap in gaps:
         print(request_line(gap, args.day))
 
 
 def request_line(gap: Gap, day: date) -> str:
-    """The `grid request` that would fill a gap (the resend of its seqs where known)."""
+    """The `grid request` that would fill a gap: the resend of its seqs where the store tells
+    them, else the readout of the day (`--day`), with the gateway to fill in where no block of
+    the point (or its connection) is stored."""
+    tail = f"--gateway {gap.gw or 'GW'} --ap {gap.ap} --key OPERATOR.pem --broker URL"
     if gap.gw is None:
-        return f"gap   {gap.ap} ({gap.status}): no block of it seen, its gateway is unknown"
-    tail = f"--gateway {gap.gw} --ap {gap.ap} --key OPERATOR.pem --broker URL"
+        return (f"gap   {gap.ap} ({gap.status}): no block of it stored, its gateway unknown: "
+                f"edge-agent grid request --day {day} {tail}")  # fmt: skip
     if gap.first_seq is not None and gap.last_seq is not None and gap.first_seq <= gap.last_seq:
         seqs = f"{gap.first_seq}-{gap.last_seq}"
         return f"gap   {gap.ap} ({gap.status}): edge-agent grid request --resend {seqs} {tail}"

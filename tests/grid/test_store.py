@@ -48,7 +48,7 @@ def test_migrations_are_idempotent(store_url: str) -> None:
     for _ in range(2):
         with open_store(store_url) as store:
             versions = store.conn.execute("SELECT version FROM grid_schema ORDER BY version")
-            assert versions == [(v,) for v in range(1, VERSION + 1)] and VERSION == 3
+            assert versions == [(v,) for v in range(1, VERSION + 1)] and VERSION == 4
 
 
 def test_an_existing_collector_file_is_migrated_with_its_blocks(

@@ -14,11 +14,13 @@ of the same meter (and its last the next day's first), else that boundary is not
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import cbor2
 import numpy as np
 
 from edge.blocks.cose import decode_envelope
@@ -26,7 +28,7 @@ from edge.blocks.days import day_layout, utc_text
 from edge.blocks.payload import REGISTERS, decode_payload
 from edge.errors import BlockError
 from edge.grid.allocation.batch import BATCH, split_batches
-from edge.grid.allocation.fastpath import FastBlock
+from edge.grid.allocation.fastpath import EdgeBlock, FastBlock
 from edge.grid.allocation.model import UNUSABLE_FLAGS, Columns, Points
 
 _USABLE_STATUS = ("measured", "interpolated")
@@ -40,7 +42,7 @@ class _Edge:
     meter: Any
     imp: float
     exp: float
-    sha: bytes
+    cose: bytes  # its SHA-256 goes into input_sha256 only if the boundary is used
 
 
 @dataclass(slots=True)
@@ -86,10 +88,17 @@ def decode_day(
     False decodes every block with the generic decoder (the tests compare the two).
     """
     decoder = _Decoder(points, tz)
-    for batch, split in split_batches(blocks, points.day.isoformat(), decoder.n + 1, fast):
+    edges = {cbor2.dumps(text): -1 if where < 0 else 0
+             for text, where in decoder.texts.items() if where}  # fmt: skip
+    day = points.day.isoformat()
+    for batch, split in split_batches(blocks, day, decoder.n + 1, fast, edges):
         for k, (gw, ap, seq, cose) in enumerate(batch):
             found, sha, row = split.blocks[k], split.shas[k], split.row_of[k]
-            if found is None or not decoder.take_fast(gw, ap, seq, cose, found, sha, row):
+            if type(found) is EdgeBlock:
+                decoder.take_edge(gw, ap, seq, cose, found)
+            elif type(found) is not FastBlock or not decoder.take_fast(
+                gw, ap, seq, cose, found, sha, row
+            ):
                 decoder.take(gw, ap, seq, cose, sha)
         decoder.end_batch(split.rows)
     return decoder.finish()
@@ -119,6 +128,15 @@ class _Decoder:
         self.layout = (utc_text(start), n)
         self.received: list[bool] = [False] * size  # cols.received as Python bools: cheaper
 
+    def take_edge(self, gw: str, ap: str, seq: int, cose: bytes, block: EdgeBlock) -> None:
+        """Take a neighbour day's block in our spelling: its boundary reading only."""
+        i = self.points.index.get(ap)
+        if i is None or block.ap != ap:
+            return
+        imp, exp = (np.nan, np.nan) if block.reading is None else map(float, block.reading)
+        where = self.texts[block.day]
+        (self.before if where < 0 else self.after)[i] = _Edge(gw, seq, block.meter, imp, exp, cose)
+
     def take_fast(
         self, gw: str, ap: str, seq: int, cose: bytes, block: FastBlock, sha: bytes, row: int
     ) -> bool:
@@ -134,7 +152,7 @@ class _Decoder:
         if where != 0:
             reading = block.reading(cose, -1 if where < 0 else 0)
             imp, exp = (np.nan, np.nan) if reading is None else map(float, reading)
-            self._edge(where, i, _Edge(gw, seq, block.meter, imp, exp, sha))
+            self._edge(where, i, _Edge(gw, seq, block.meter, imp, exp, cose))
             return True
         start, n = self.layout
         fits = (block.role, block.tz, block.start, block.intervals, block.boundaries) == (
@@ -167,7 +185,7 @@ class _Decoder:
             return
         if where != 0:  # a neighbour day: only its reading at our midnight matters
             imp, exp = _reading(payload["readings"], -1 if where < 0 else 0)
-            self._edge(where, i, _Edge(gw, seq, payload["meter"], imp, exp, sha))
+            self._edge(where, i, _Edge(gw, seq, payload["meter"], imp, exp, cose))
             return
         problem = _layout_problem(payload, self.points.rows[i].role, self.tz, self.layout)
         if problem is None and self.received[i]:
@@ -281,7 +299,8 @@ def _continuity(
             here = (cols.imp[i, at], cols.exp[i, at])
             if np.isnan(edge.imp) or np.isnan(here[0]):
                 continue
-            cols.used.append((edge.gw, points.rows[i].ap, edge.seq, edge.sha))
+            sha = hashlib.sha256(edge.cose).digest()
+            cols.used.append((edge.gw, points.rows[i].ap, edge.seq, sha))
             if here != (edge.imp, edge.exp):
                 cols.imp[i, at] = cols.exp[i, at] = np.nan
                 cols.ok[i, interval] = False

@@ -19,6 +19,7 @@ nulls or mixed widths is parsed here into a list (None where missing).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import cbor2
@@ -96,6 +97,10 @@ _ITEM_RUN = re.compile(_ITEM + b"*+", re.DOTALL)
 _ITEM_TOKEN = re.compile(_ITEM, re.DOTALL)
 _FIELDS = ("day", "ap", "role", "meter", "tz", "start")  # the texts the run reads
 _SIGNATURE = b"\x58\x40"
+_TOKENS = (b"\x68measured", b"\x6cinterpolated", b"\x67missing")  # as _STATUS spells them
+_REG_KEY_LIST = tuple(_REG_KEYS[r] for r in REG_ORDER)
+_KEY_SIZE = len(_REG_KEY_LIST[0])  # "export_t1" …: the same length each
+_REG_AT = tuple(REG_ORDER.index(r) for r in REGISTERS)
 
 
 class _NotFast(Exception):
@@ -118,12 +123,17 @@ class FastBlock(NamedTuple):  # a tuple: built ~100 000 times a run, cheaply
 
     def reading(self, cose: bytes, at: int) -> tuple[int, int] | None:
         """(import, export) Wh at boundary `at` (−1: the last), None where any is unknown."""
-        at %= self.boundaries
-        values = [_value(cose, spec, at) for spec in self.readings]
-        if None in values:
-            return None
-        a, b, c, d = values
-        return a + b, c + d  # type: ignore[operator]
+        return _reading(cose, self.readings, at % self.boundaries)
+
+
+class EdgeBlock(NamedTuple):
+    """What the run reads from a neighbour day's block: its boundary reading at the shared
+    midnight (the day before's last, the day after's first), None where any is unknown."""
+
+    day: str
+    ap: str
+    meter: str
+    reading: tuple[int, int] | None
 
 
 def _value(cose: bytes, spec: Readings, at: int) -> int | None:
@@ -136,18 +146,24 @@ def _value(cose: bytes, spec: Readings, at: int) -> int | None:
     return int.from_bytes(cose[start : start + width - 1], "big")
 
 
-def split_block(cose: bytes) -> FastBlock | None:
-    """The block's fields if it is in our one spelling, else None (see the module)."""
+def split_block(cose: bytes, edges: Mapping[bytes, int] | None = None
+                ) -> FastBlock | EdgeBlock | None:  # fmt: skip
+    """The block's fields if it is in our one spelling, else None (see the module).
+
+    `edges` maps a neighbour day (its CBOR text) to the boundary the run reads of it (−1: the
+    last, 0: the first): such a block is walked as strictly, but gives only that reading.
+    """
     try:
-        return _split(cose)
+        return _split(cose, edges)
     except (_NotFast, IndexError, UnicodeDecodeError):
         return None
 
 
-def _split(d: bytes) -> FastBlock:
+def _split(d: bytes, edges: Mapping[bytes, int] | None) -> FastBlock | EdgeBlock:
     head = _HEAD.match(d)
     if head is None:
         raise _NotFast
+    at = edges.get(head.group("day")) if edges else None
     pos = head.end()
     size = int.from_bytes(head.group("size"), "big")
     end = head.end("size") + size  # the payload's end
@@ -155,13 +171,15 @@ def _split(d: bytes) -> FastBlock:
         raise _NotFast  # a shorter payload has a shorter head: the generic path judges it
     if not d.startswith(_SIGNATURE, end):
         raise _NotFast
-    day, ap, role, meter, tz, start = (g[1:].decode() for g in head.group(*_FIELDS))
-    head.group("gw")[1:].decode()  # not read by the run, but the decoder would refuse bad UTF-8
     n, flags_n, flags = d[pos], *head.group("flags_n", "flags")
     if len(flags) != flags_n[0] or flags_n[0] != n or not n:
         raise _NotFast  # a flag somewhere (rare): the generic path reads it
-    unusable: list[int] = []
+    if at is not None:
+        return _edge(d, head, pos + 1, end, n, at)
+    day, ap, role, meter, tz, start = (g[1:].decode() for g in head.group(*_FIELDS))
+    head.group("gw")[1:].decode()  # not read by the run, but the decoder would refuse bad UTF-8
     pos += 1
+    unusable: list[int] = []
     if d.startswith(_MEASURED * n, pos):
         pos += len(_MEASURED) * n
     else:
@@ -192,6 +210,56 @@ def _split(d: bytes) -> FastBlock:
     time_sync.group("time_sync")[1:].decode()
     readings = tuple(found[r] for r in REGISTERS)
     return FastBlock(day, ap, role, meter, tz, start, n, unusable, readings, boundaries)
+
+
+def _edge(d: bytes, head: re.Match[bytes], pos: int, end: int, n: int, at: int) -> EdgeBlock:
+    """A neighbour day's block from its status array on: walked as strictly as `_split` (so
+    exactly what the decoder reads), but of each register only item `at` is read."""
+    if d.startswith(_MEASURED * n, pos):
+        pos += len(_MEASURED) * n
+    else:
+        run = _STATUS_RUN.match(d, pos)
+        status = d[pos : run.end()] if run else b""
+        if run is None or sum(status.count(t) for t in _TOKENS) != n:
+            raise _NotFast  # (a token cannot occur across two: each starts with its own letter)
+        pos = run.end()
+    created = _CREATED.match(d, pos)
+    if created is None:
+        raise _NotFast
+    pos = created.end()
+    values: list[int | None] = []
+    count = d[pos + _KEY_SIZE]
+    for key in _REG_KEY_LIST:
+        if not d.startswith(key, pos) or d[pos + len(key)] != count or not count:
+            raise _NotFast
+        value, pos = _item(d, pos + len(key) + 1, count, at % count)
+        values.append(value)
+    time_sync = _TIME_SYNC.match(d, pos)
+    if time_sync is None or time_sync.end() != end:
+        raise _NotFast
+    texts = (created.group("created"), time_sync.group("time_sync"),
+             *head.group("gw", "role", "tz", "start"))  # fmt: skip
+    for text in texts:  # not read, but the decoder would refuse bad UTF-8
+        text[1:].decode()
+    day, ap, meter = (g[1:].decode() for g in head.group("day", "ap", "meter"))
+    a, b, c, e = (values[k] for k in _REG_AT)
+    if a is None or b is None or c is None or e is None:
+        return EdgeBlock(day, ap, meter, None)
+    return EdgeBlock(day, ap, meter, (a + b, c + e))
+
+
+def _item(d: bytes, pos: int, count: int, at: int) -> tuple[int | None, int]:
+    """Item `at` of the readings array of `count` items at `pos`, and the offset after it."""
+    spec, stop = _register(d, pos, count)
+    return _value(d, spec, at), stop
+
+
+def _reading(cose: bytes, readings: tuple[Readings, ...], at: int) -> tuple[int, int] | None:
+    values = [_value(cose, spec, at) for spec in readings]
+    if None in values:
+        return None
+    a, b, c, d = values
+    return a + b, c + d  # type: ignore[operator]
 
 
 def _register(d: bytes, pos: int, count: int) -> tuple[Readings, int]:

@@ -134,7 +134,16 @@ def _v3(engine: Engine, execute: Execute) -> None:
         execute(engine.sql(statement), ())
 
 
-MIGRATIONS: tuple[Callable[[Engine, Execute], None], ...] = (_v1, _v2, _v3)
+# version 4: a point's blocks by day, so that `grid allocate` finds a gap's nearest blocks
+# (its gateway and seqs) with an index seek, whichever gateway sent them
+_V4 = "CREATE INDEX IF NOT EXISTS block_by_ap ON block (ap, kind, day)"
+
+
+def _v4(engine: Engine, execute: Execute) -> None:
+    execute(_V4, ())
+
+
+MIGRATIONS: tuple[Callable[[Engine, Execute], None], ...] = (_v1, _v2, _v3, _v4)
 VERSION = len(MIGRATIONS)
 
 

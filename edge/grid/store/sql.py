@@ -249,6 +249,21 @@ class SqlStore:
             ):
                 yield gw, ap, int(seq), bytes(cose)
 
+    def nearest_blocks(
+        self, ap: str, day: str
+    ) -> tuple[tuple[str, int, str] | None, tuple[str, int, str] | None]:
+        """(gw, seq, day) of the point's newest day block before `day` and its oldest after
+        it, whichever gateway sent them (None: none stored); two index seeks."""
+        found: list[tuple[str, int, str] | None] = []
+        for sign, order in (("<", "DESC"), (">", "ASC")):
+            rows = self.conn.execute(
+                f"SELECT gw, seq, day FROM block WHERE ap = ? AND kind = 'day' AND day {sign} ? "
+                f"ORDER BY day {order}, seq {order} LIMIT 1",
+                (ap, day),
+            )
+            found.append((rows[0][0], int(rows[0][1]), rows[0][2]) if rows else None)
+        return found[0], found[1]
+
     def rejected_for_days(self, days: Sequence[str]) -> list[RejectedRow]:
         """The stored rejections of the given local days (what the payload or topic said)."""
         wanted = sorted({str(day) for day in days})
