@@ -2,8 +2,10 @@
 
 Registered into `edge-agent grid` by `edge.commands.grid`. Reads one consistent set of the
 store's blocks (the day and its two neighbours, for the continuity check), the registry and the
-day's rejections; the pure core (`edge.grid.allocation`) computes; this shell writes the files
-and prints, for each gap, the request that would fill it.
+day's rejections, and for a point without a block of those days its last stored block (its
+profile estimate) and its nearest blocks (the gap's request); the pure core
+(`edge.grid.allocation`) computes; this shell writes the files and prints, for each gap, the
+request that would fill it.
 """
 
 from __future__ import annotations
@@ -85,8 +87,13 @@ def run_allocate(args: argparse.Namespace) -> int:
         if not registry:
             return _fail(f"the registry in {store.url} is empty: grid registry import FILE.csv")
         rejected = {r.ap for r in store.rejected_for_days([days[1]]) if r.ap}
+
+        def history(ap: str) -> bytes | None:  # before the neighbour days: they came already
+            return store.latest_block_before(ap, days[0])
+
         result = allocate_day(args.day, store.blocks_for_days(days), registry,
-                              rejected_aps=rejected, k=args.min_points, tz=args.tz)  # fmt: skip
+                              rejected_aps=rejected, k=args.min_points, tz=args.tz,
+                              history=history)  # fmt: skip
         gaps = [resend_range(gap, args.day, *store.nearest_blocks(gap.ap, days[1]))
                 for gap in result.gaps]  # fmt: skip
     except (BlockError, ValueError) as exc:

@@ -13,7 +13,7 @@ files (`report`). No I/O: the caller reads the store and writes the files.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -26,6 +26,7 @@ from edge.grid.allocation.decode import decode_day
 from edge.grid.allocation.model import Allocation, Columns, Points
 from edge.grid.allocation.points import day_points
 from edge.grid.allocation.privacy import publish
+from edge.grid.allocation.recent import recent_volumes
 from edge.grid.allocation.report import AreaCounts, allocation_csv, completeness_csv, run_json
 from edge.grid.allocation.substitute import substitute
 from edge.grid.defaults import ALLOCATION_K, ALLOCATION_TZ
@@ -66,8 +67,13 @@ def allocate_day(
     rejected_aps: Collection[str] = (),
     k: int = DEFAULT_K,
     tz: str = DEFAULT_TZ,
+    history: Callable[[str], bytes | None] | None = None,
 ) -> Result:
-    """Allocate local `day` from (gw, ap, seq, COSE) blocks of the day and its neighbours."""
+    """Allocate local `day` from (gw, ap, seq, COSE) blocks of the day and its neighbours.
+
+    `history(ap)`: the point's newest stored day block before the day (COSE), asked only for a
+    point without a block of the day or its neighbours, for its profile estimate (`substitute`).
+    """
     if k < 1:
         raise ValueError("--min-points must be at least 1")
     points = day_points(registry, day)
@@ -77,7 +83,8 @@ def allocate_day(
         i = points.index.get(ap)
         if i is not None and not cols.received[i]:
             cols.rejected[i] = True
-    imp, exp, substituted = substitute(points, cols)
+    recent = recent_volumes(points, cols, cols.edge_blocks, history)
+    imp, exp, substituted = substitute(points, cols, recent)
     cols.imp = cols.exp = np.empty((0, 0))  # the readings are volumes now: their memory back
     net, point_substituted = point_nets(points, imp, exp, substituted)
     del imp, exp, substituted

@@ -219,6 +219,8 @@ class _Decoder:
         _flush(self.chunk, self.points, cols, self.n)
         cols.rejected &= ~cols.received
         _continuity(cols, self.points, self.meters, self.before, self.after, self.n)
+        for edges in (self.after, self.before):  # the day before's block wins
+            cols.edge_blocks.update((i, e.cose) for i, e in edges.items() if not cols.received[i])
         return cols
 
 

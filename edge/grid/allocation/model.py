@@ -52,6 +52,8 @@ class Columns:
     used: list[tuple[str, str, int, bytes]] = field(default_factory=list)  # (gw, ap, seq, sha)
     unregistered: int = 0
     problems: list[str] = field(default_factory=list)
+    # the neighbour days' blocks of the points without a block of the day (for `recent`)
+    edge_blocks: dict[int, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

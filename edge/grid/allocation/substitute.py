@@ -8,13 +8,26 @@ after − reading before) replaces the estimate, spread over the run by the shap
 area's measured points, in whole Wh with the largest-remainder rule, so the run sums exactly
 to what the meter counted. A bound that is implausible (negative, or beyond the capacity of
 the run) is not used. Only rows with something to substitute are walked in Python.
+
+A point without a block of the day whose own recent volumes are known (`recent`: its neighbour
+day's block or its last block in the store) gets a better estimate than the area's mean, which
+would give a PV point an EV charger's curve where the charger is the area's only measured
+secondary: the mean of the measured points of its grid area and role that behave like it —
+net injectors or net consumers over the day (the point judged by its recent day, the measured
+points by their own day) — scaled to the point's own level (its recent day's energy per
+direction), in whole Wh (largest remainder). Where no such point is measured, its own recent
+day's shape carries that energy; where nothing is known of the point, the area's mean stays.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from edge.grid.allocation.model import Array, Columns, Points
+
+Recent = tuple[Array, Array]  # (import, export) Wh per interval of the point's recent day
 
 
 def group_sum(values: Array, groups: Array, size: int, dtype: type | None = None) -> Array:
@@ -58,14 +71,40 @@ def _runs(bad: Array) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
-def substitute(points: Points, cols: Columns) -> tuple[Array, Array, Array]:
+def _injectors(cols: Columns) -> Array:
+    """Per point: 1 where its measured export of the day exceeds its import, else 0."""
+    totals = []
+    for readings in (cols.imp, cols.exp):
+        totals.append(np.where(cols.ok, np.diff(readings, axis=1), 0.0).sum(axis=1))
+    out: Array = (totals[1] > totals[0]).astype(np.int64)
+    return out
+
+
+def _scaled(weights: Array, own: Array, n: int) -> Array:
+    """The point's recent day's energy over the day's n intervals by `weights` (its own
+    recent shape, resampled to n intervals, where the weights are all 0)."""
+    total = int(own.sum())  # whole Wh: the day's energy, whatever its length (DST)
+    if not weights.sum() > 0:
+        weights = own[(np.arange(n) * len(own)) // n]
+    return apportion(total, weights)
+
+
+def substitute(
+    points: Points, cols: Columns, recent: Mapping[int, Recent] | None = None
+) -> tuple[Array, Array, Array]:
     """(import Wh, export Wh, substituted) per point and interval; int64, int64, bool."""
     areas = len(points.areas)
     groups = points.area * 2 + points.secondary  # (grid area, role): area a is 2a and 2a + 1
     counts = group_sum(cols.ok, groups, 2 * areas, np.int64)
     area_counts = counts[0::2] + counts[1::2]
+    recent = {i: r for i, r in (recent or {}).items() if not cols.received[i]}
+    if recent:  # (grid area, role, injector or not) of the measured points and of `recent`'s
+        behaves: Array = groups * 2 + _injectors(cols)
+        for i, (imp, exp) in recent.items():
+            behaves[i] = int(groups[i]) * 2 + int(exp.sum() > imp.sum())
+        like_counts = group_sum(cols.ok, behaves, 4 * areas, np.int64)
     volumes: list[Array] = []
-    for readings in (cols.imp, cols.exp):
+    for direction, readings in enumerate((cols.imp, cols.exp)):
         measured = np.diff(readings, axis=1)
         # sums of whole Wh far below 2^53: exact in float64, so the per-area sums can be added
         # up from the per-(area, role) ones without changing a bit
@@ -74,6 +113,8 @@ def substitute(points: Points, cols: Columns) -> tuple[Array, Array, Array]:
         unusable = ~cols.ok
         np.copyto(measured, 0.0, where=unusable)
         sums = group_sum(measured, groups, 2 * areas)
+        if recent:  # the measured points' means per behaviour, before `measured` is filled
+            like = group_mean(group_sum(measured, behaves, 4 * areas), like_counts)
         shape = group_mean(sums[0::2] + sums[1::2], area_counts)
         profile = np.rint(group_mean(sums, counts))
         filled = measured
@@ -87,5 +128,8 @@ def substitute(points: Points, cols: Columns) -> tuple[Array, Array, Array]:
                 energy = int(right - left)
                 if 0 <= energy < limit * (b - a):
                     filled[row, a:b] = apportion(energy, shape[points.area[row], a:b])
+        if recent:
+            for i, own in recent.items():
+                filled[i] = _scaled(like[behaves[i]], own[direction], filled.shape[1])
         volumes.append(filled.astype(np.int64))
     return volumes[0], volumes[1], ~cols.ok

@@ -264,6 +264,15 @@ class SqlStore:
             found.append((rows[0][0], int(rows[0][1]), rows[0][2]) if rows else None)
         return found[0], found[1]
 
+    def latest_block_before(self, ap: str, day: str) -> bytes | None:
+        """The COSE bytes of the point's newest day block before `day` (one index seek)."""
+        rows = self.conn.execute(
+            "SELECT cose FROM block WHERE ap = ? AND kind = 'day' AND day < ? "
+            "ORDER BY day DESC, seq DESC LIMIT 1",
+            (ap, day),
+        )
+        return bytes(rows[0][0]) if rows else None
+
     def rejected_for_days(self, days: Sequence[str]) -> list[RejectedRow]:
         """The stored rejections of the given local days (what the payload or topic said)."""
         wanted = sorted({str(day) for day in days})
