@@ -10,6 +10,23 @@ operations: per register volumes ≥ 0 (which also catches an unknown boundary),
 < 120 % of the point's capacity, the block's own status and flags. The blocks of the day before
 and after give the continuity check: a day's first reading must equal the previous day's last
 of the same meter (and its last the next day's first), else that boundary is not used.
+
+A neighbour day's block is read for that one boundary only (two thirds of what `grid allocate`
+reads are such blocks): in our spelling `fastpath` walks it as strictly as a day's block but
+gives only its reading at the shared midnight (`EdgeBlock`: no readings array, no SHA-256
+unless the boundary is used, for input_sha256); any other spelling goes through the generic
+decoder as before. What of a neighbour block still counts for this day, and what not:
+- counts: a block that does not decode at all is listed among the day's problems and gives no
+  boundary (its day is unknown: it may be this day's own block); the collector verified every
+  stored block's signature against its gateway's bound key, so a forged one never reaches the
+  store, and the run does not check signatures again;
+- counts: the boundary is used only when all four registers are known there, the block is of
+  the point it is stored under and of the same meter as the day's block (a meter swap at
+  midnight is no continuity failure), and then it goes into input_sha256; its seq and gateway
+  name the gap's request, and for a point without a block of the day its volumes give the
+  profile estimate (`recent`);
+- does not count: its intervals' status, flags, volumes, capacity and layout (counts, zone,
+  role) are its own day's validation, done by that day's run.
 """
 
 from __future__ import annotations
