@@ -307,19 +307,30 @@ def _continuity(
     cols: Columns, points: Points, meters: list[Any], before: dict[int, _Edge],
     after: dict[int, _Edge], n: int,
 ) -> None:  # fmt: skip
-    """A day's first reading = the day before's last; its last = the next day's first."""
+    """A day's first reading = the day before's last; its last = the next day's first.
+
+    As array operations over all edges of a side (there are about two per point); only the
+    SHA-256 of each block whose boundary is used is taken per block.
+    """
     for edges, at, interval, seqs in ((before, 0, 0, cols.seq_before),
                                       (after, n, n - 1, cols.seq_after)):  # fmt: skip
-        for i, edge in edges.items():
+        if not edges:
+            continue
+        rows, items = list(edges), list(edges.values())
+        for i, edge in zip(rows, items, strict=True):
             seqs[i] = edge.seq
             cols.gw[i] = cols.gw[i] or edge.gw
-            if not cols.received[i] or edge.meter != meters[i]:
-                continue
-            here = (cols.imp[i, at], cols.exp[i, at])
-            if np.isnan(edge.imp) or np.isnan(here[0]):
-                continue
+        index = np.array(rows, dtype=np.int64)
+        imp = np.fromiter((e.imp for e in items), float, len(items))
+        exp = np.fromiter((e.exp for e in items), float, len(items))
+        same = np.fromiter((e.meter == meters[i] for i, e in zip(rows, items, strict=True)),
+                           bool, len(items))  # fmt: skip
+        here_imp, here_exp = cols.imp[index, at], cols.exp[index, at]
+        use = cols.received[index] & same & ~np.isnan(imp) & ~np.isnan(here_imp)
+        for k in np.flatnonzero(use).tolist():
+            edge = items[k]
             sha = hashlib.sha256(edge.cose).digest()
-            cols.used.append((edge.gw, points.rows[i].ap, edge.seq, sha))
-            if here != (edge.imp, edge.exp):
-                cols.imp[i, at] = cols.exp[i, at] = np.nan
-                cols.ok[i, interval] = False
+            cols.used.append((edge.gw, points.rows[rows[k]].ap, edge.seq, sha))
+        bad = index[use & ((here_imp != imp) | (here_exp != exp))]  # nan != anything
+        cols.imp[bad, at] = cols.exp[bad, at] = np.nan
+        cols.ok[bad, interval] = False
