@@ -48,7 +48,6 @@ from edge.config.points import MBusSource
 from edge.ingest import Ingestor, PointFeed, interval_for
 from edge.p1 import Telegram
 from edge.registers import Closed, MeterEngine
-from edge.status import STATUS_HEARTBEAT_S
 from edge.store import DataDirLock, connect
 from edge.store.registers import commit_closed, load_checkpoints, stored_until
 from edge.supervisor import Health
@@ -112,8 +111,7 @@ class Agent:
         self.hooks = AgentHooks()
         self.status_parts: dict[str, Callable[[], object]] = {}  # extra sections of status.json
         self.health = Health()
-        self._status_due = 0.0
-        self._status_seen: object = None
+        self.status_files = status.StatusFiles(config.gateway.data_dir, status.runtime_dir())
         self._unstored: list[Closed] = []  # closures whose commit failed, retried in order
         self._gathered: list[Closed] = []  # live closures waiting for the other meters'
         self._gather_until = 0.0
@@ -346,17 +344,15 @@ class Agent:
                 )
 
     def _maybe_write_status(self) -> None:
-        """Rewrite status.json when what it shows changed, else at the heartbeat."""
+        """Rewrite the status files that are due (`status.StatusFiles`: on change, RAM often)."""
         seen = (self.health.version, status.source_states(self))
-        if seen != self._status_seen or time.monotonic() >= self._status_due:
-            self._status_seen = seen
-            self.write_status()
+        if self.status_files.due(seen, time.monotonic()):
+            self.write_status(everywhere=False)
 
-    def write_status(self) -> None:
-        """Rewrite `status.json` in the data directory (an unwritable one is an alarm)."""
-        self._status_due = time.monotonic() + STATUS_HEARTBEAT_S
+    def write_status(self, *, everywhere: bool = True) -> None:
+        """Rewrite `status.json` (data dir and runtime dir; an unwritable one is an alarm)."""
         try:
-            status.write(self.config.gateway.data_dir, status.snapshot(self))
+            self.status_files.write(status.snapshot(self), time.monotonic(), everywhere=everywhere)
         except OSError as exc:
             self.health.alarm("status-file", f"cannot write status.json: {exc}")
         else:

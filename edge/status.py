@@ -26,24 +26,31 @@ if TYPE_CHECKING:
     from edge.p1 import Telegram
 
 STATUS_FILE: Final = "status.json"
-# status.json is rewritten when something an installer looks at changed (a source's state, an
-# alarm, a link), else at this heartbeat: flash wears per rewrite
+# status.json in the data dir is rewritten when something an installer looks at changed (a
+# source's state, an alarm, a link), else at this heartbeat: flash wears per rewrite
 STATUS_HEARTBEAT_S: Final = 60.0
+# the copy in the runtime directory (RAM: systemd's RuntimeDirectory=, /run is a tmpfs) costs
+# no flash, so it is rewritten this often and `edge-agent status` shows current counts
+RUNTIME_EVERY_S: Final = 5.0
 # status.json older than this while "running" means the agent died without saying so
 STALE_S: Final = 180.0
+# the retained grid status's fields per point (an interface: README's topic table, SPEC §7)
 GRID_POINT_KEYS: Final = (
-    "role", "regime", "consent", "opted_out", "last_release_day", "outbox_depth", "alarms",
+    "role", "regime", "consent", "last_release_day", "outbox_depth", "last_telegram_utc", "alarms",
 )  # fmt: skip
 
 
-def source_states(agent: Agent) -> tuple[tuple[str, str, str | None, bool], ...]:
+def source_states(agent: Agent) -> tuple[tuple[str, str, str | None, bool, str], ...]:
     """What of the sources changes the status when it changes (not the counters): the state,
-    the last error, and whether a telegram has come at all."""
+    the last error, whether a telegram has come at all, and the dialect detected."""
     states = []
     for workers in agent.sources.values():
         for worker in workers:
             st = worker.status()
-            states.append((st.name, st.state, st.last_error, st.last_received_monotonic is None))
+            first = st.last_received_monotonic is None
+            states.append(
+                (st.name, st.state, st.last_error, first, detected_dialect(agent, st.name))
+            )
     return tuple(states)
 
 
@@ -83,7 +90,7 @@ def snapshot(agent: Agent) -> dict[str, Any]:
             "meter_raw": counters.meter,
             "readings": counters.readings,
             "rejected_time": counters.rejected_time,  # implausible meter times (SPEC §4)
-            "last_reading_utc": _iso_epoch(counters.last_meter_time),
+            "last_telegram_utc": _iso_epoch(counters.last_meter_time),
             "pending_boundary_utc": _iso_epoch(engine.pending),
         }
     health = agent.health
@@ -162,14 +169,15 @@ def _full_path(url: str) -> str:
 
 
 def grid_point(point: Mapping[str, Any]) -> dict[str, Any]:
-    """What of a point may leave on the grid status: of an opted-out one only the opt-out."""
-    if point.get("opted_out") or point.get("consent") == "opted-out":
+    """What of a point may leave on the grid status: of an opted-out one only the opt-out.
+
+    The model says consent once (`consent`); the grid status also carries `opted_out`, derived
+    here, for the consumers that read it."""
+    if point.get("consent") == "opted-out":
         return {"consent": "opted-out", "opted_out": True}
     fields = {key: point[key] for key in GRID_POINT_KEYS if key in point}
-    for key in ("last_telegram_utc", "last_reading_utc"):  # the agent's or the model's name
-        if key in point:
-            fields["last_telegram_utc"] = point[key]
-            break
+    if "consent" in fields:
+        fields["opted_out"] = False
     return fields
 
 
@@ -182,17 +190,75 @@ def grid_view(model: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def write(data_dir: Path, status: dict[str, Any]) -> None:
+def runtime_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """systemd's `$RUNTIME_DIRECTORY` (the first, if it lists several), if it is a directory."""
+    first = environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+    return Path(first) if first and Path(first).is_dir() else None
+
+
+class StatusFiles:
+    """Where status.json is written and when: the data dir's copy on change and at the
+    heartbeat (flash), the runtime dir's copy (RAM), if there is one, also every few seconds.
+    The data dir's copy names the runtime copy, so that `edge-agent status`, run from a shell
+    without systemd's environment, finds it."""
+
+    def __init__(self, data_dir: Path, runtime: Path | None) -> None:
+        self.data_dir = data_dir
+        self.runtime = runtime
+        self._seen: object = None
+        self._changed = True
+        self._data_due = 0.0
+        self._runtime_due = 0.0
+
+    def due(self, seen: object, now: float) -> bool:
+        """Note what the status shows (`seen`); True if a copy should be rewritten now."""
+        if seen != self._seen:
+            self._seen, self._changed = seen, True
+        fresh_due = self.runtime is not None and now >= self._runtime_due
+        return self._changed or now >= self._data_due or fresh_due
+
+    def write(self, model: dict[str, Any], now: float, *, everywhere: bool = False) -> None:
+        """Write the copies that are due (all with `everywhere`); `OSError` if one fails."""
+        if self.runtime is not None:
+            model = {**model, "runtime_copy": str(self.runtime / STATUS_FILE)}
+        if everywhere or self._changed or now >= self._data_due:
+            self._changed, self._data_due = False, now + STATUS_HEARTBEAT_S
+            write(self.data_dir, model)
+        if self.runtime is not None:
+            self._runtime_due = now + RUNTIME_EVERY_S
+            write(self.runtime, model)
+
+
+def write(directory: Path, status: dict[str, Any]) -> None:
     """Replace status.json atomically; `OSError` if it cannot be written (the caller alarms)."""
-    target = data_dir / STATUS_FILE
+    target = directory / STATUS_FILE
     temporary = target.with_name(f".{STATUS_FILE}.tmp")
     temporary.write_text(json.dumps(status, indent=1))
     os.replace(temporary, target)
 
 
-def read(data_dir: Path) -> dict[str, Any] | None:
+def read(directory: Path) -> dict[str, Any] | None:
+    return _read_file(directory / STATUS_FILE)
+
+
+def read_latest(
+    data_dir: Path, gateway: str, environ: Mapping[str, str] = os.environ
+) -> dict[str, Any] | None:
+    """The newest status of `gateway`: the runtime copy (named by the data dir's copy, or in
+    `$RUNTIME_DIRECTORY`) when it is newer than the data dir's, else the data dir's."""
+    stored = read(data_dir)
+    places = [stored.get("runtime_copy") if stored else None]
+    found = runtime_dir(environ)
+    places.append(str(found / STATUS_FILE) if found else None)
+    fresh = [_read_file(Path(p)) for p in places if isinstance(p, str) and p]
+    candidates = [*fresh, stored]  # on a tie (the same second) the runtime copy
+    mine = [c for c in candidates if c is not None and c.get("gateway") == gateway]
+    return max(mine, key=lambda c: str(c.get("written_utc") or ""), default=stored)
+
+
+def _read_file(path: Path) -> dict[str, Any] | None:
     try:
-        data: dict[str, Any] = json.loads((data_dir / STATUS_FILE).read_text())
+        data: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

@@ -14,6 +14,12 @@ MISSING = "firmware-sim: needs numpy, the 'sim' extra: pip install 'p1edge[sim]'
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args == ["--version"]:  # what is installed is worth knowing without the extra too
+        from firmware_sim import __version__
+
+        print(f"firmware-sim {__version__}")
+        return 0
     if importlib.util.find_spec("numpy") is None:
         print(MISSING, file=sys.stderr)
         return 2

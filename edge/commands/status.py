@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any, Final
 
 from edge import status as model
@@ -41,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def collect(config_path: str | None) -> dict[str, Any]:
     """The running agent's model, completed from the database (also when it is stopped)."""
     config = config_or_exit(config_path)
-    snapshot = model.read(config.gateway.data_dir) or {
+    snapshot = model.read_latest(config.gateway.data_dir, config.gateway.id) or {
         "gateway": config.gateway.id,
         "sources": [],
         "alarms": [],
@@ -64,7 +65,6 @@ def _complete(snapshot: dict[str, Any], config: Config) -> None:
         for point in config.points:
             entry = points.setdefault(point.ean, {"role": str(point.role), "name": point.name})
             entry.update(policy.get(point.ean, {}))
-            entry["opted_out"] = entry.get("consent") == "opted-out"
             entry["outbox_depth"] = len(outbox.entries(point.ean)) if outbox is not None else None
             entry.setdefault("alarms", [])
             last = last_boundary(conn, point.ean) if conn is not None else None
@@ -95,6 +95,7 @@ def render(s: dict[str, Any]) -> str:
     state = "running" if s.get("running") else "NOT RUNNING (last status shown)"
     clock = "" if s.get("clock_trusted", True) else "  CLOCK NOT SYNCHRONISED"
     lines = [f"gateway {s.get('gateway')}  version {s.get('version', '?')}  {state}{clock}"]
+    lines.append(f"as of {_as_of(s.get('written_utc'))} (counts and states of that moment)")
     if s.get("database"):
         lines.append(f"database: {s['database']}")
     alarms = s.get("alarms", [])
@@ -126,8 +127,17 @@ def render(s: dict[str, Any]) -> str:
     for ean, p in s.get("points", {}).items():
         lines.append(
             f"{ean:<20} {p.get('role', ''):<10} {p.get('meter') or '-':<18}"
-            f" {p.get('regime') or '-':<13} {'yes' if p.get('opted_out') else 'no':<8}"
+            f" {p.get('regime') or '-':<13} {'yes' if p.get('consent') == 'opted-out' else 'no':<8}"
             f" {p.get('last_release_day') or '-':<14} {p.get('outbox_depth') or 0:>6}"
             f"  {', '.join(map(str, p.get('alarms', []))) or '-'}"
         )
     return "\n".join(lines)
+
+
+def _as_of(written_utc: object) -> str:
+    """When the shown status was written, in local time, and how long ago."""
+    age = model.age_s(written_utc if isinstance(written_utc, str) else None)
+    if age is None:
+        return "unknown (no status written yet)"
+    moment = time.localtime(time.time() - age)
+    return f"{time.strftime('%H:%M:%S', moment)}, {max(0.0, age):.0f} s ago"

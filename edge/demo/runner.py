@@ -9,7 +9,8 @@ customer (an opt-out) and the grid operator (a second readout), and prints what 
 
 from __future__ import annotations
 
-import json
+import importlib.util
+import os
 import signal
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from edge.demo.grid_side import allocate_days
 from edge.demo.report import render_report
 from edge.grid.requester import ask, new_request
 from edge.progress import ProgressBar
+from edge.status import read_latest
 
 TZ: Final = "Europe/Amsterdam"
 FIRST_DAY: Final = date(2026, 3, 28)  # the day before the spring DST change
@@ -141,9 +143,12 @@ class Demo:
 
     def spawn(self, *args: str, log: str) -> subprocess.Popen[str]:
         handle = (self.folder / log).open("w")
+        runtime = self.folder / "run"  # as systemd's RuntimeDirectory: status.json every 5 s
+        runtime.mkdir(exist_ok=True)
         process = subprocess.Popen(
-            [sys.executable, "-m", *args], stdout=subprocess.PIPE, stderr=handle, text=True
-        )
+            [sys.executable, "-m", *args], stdout=subprocess.PIPE, stderr=handle, text=True,
+            env={**os.environ, "RUNTIME_DIRECTORY": str(runtime)},
+        )  # fmt: skip
         self.processes.append(process)
         return process
 
@@ -161,10 +166,7 @@ class Demo:
         return 2 * self.days + 1  # house and EV every day; PV only its first day
 
     def meter_progress(self) -> float:
-        try:
-            status = json.loads((self.folder / "data" / "status.json").read_text())
-        except (OSError, ValueError):
-            return 0.0
+        status = read_latest(self.folder / "data", GW) or {}
         now = status.get("now_utc")
         if not now:
             return 0.0
@@ -203,8 +205,16 @@ class Demo:
                 process.stdout.close()
 
 
+NEEDS_SIM: Final = (
+    "the demo runs the meter simulator, which needs numpy, the 'sim' extra: "
+    "pip install 'p1edge[sim]' (source: '.[sim]')"
+)
+
+
 def run_demo(days: int, folder: Path, out: IO[str], broker_choice: str = "auto") -> int:
     """Run the demo in `folder` (the caller cleans it up); returns the exit code."""
+    if importlib.util.find_spec("numpy") is None:  # else the simulator dies and the demo waits
+        raise RuntimeError(NEEDS_SIM)
     demo = Demo(days, folder, out)
     with ExitStack() as stack:
         broker = start_broker(folder, broker_choice)

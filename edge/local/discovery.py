@@ -19,10 +19,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from edge import __version__
 from edge.local.values import PHASES, SENSORS, SUBMETER_KEYS, WARNING_KEY
+from edge.status import dialect_of
+
+if TYPE_CHECKING:
+    from edge.p1 import Telegram
 
 DISCOVERY_PREFIX: Final = "homeassistant"
 PHASE_KEYS: Final = frozenset(key for key, _obis, _unit in PHASES)
@@ -46,9 +50,17 @@ def device_topic(device_id: str) -> str:
 
 
 def meter_device(
-    gateway: str, ap: str, role: str, dialect: str, name: str | None = None
+    gateway: str,
+    ap: str,
+    role: str,
+    dialect: str,
+    name: str | None = None,
+    telegram: Telegram | None = None,
 ) -> dict[str, Any]:
-    """The Home Assistant device of one meter, named as the point is in the configuration."""
+    """The Home Assistant device of one meter, named as the point is in the configuration; its
+    model the dialect, for `auto` the one `telegram` speaks (as `edge-agent status` shows)."""
+    if dialect == "auto" and telegram is not None:
+        dialect = dialect_of(telegram)
     return {
         "identifiers": [object_id(gateway, ap)],
         "name": name or f"P1 {role} meter {ap}",

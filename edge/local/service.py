@@ -307,7 +307,9 @@ class LocalService:
         point = self.config.point(ap)
         name = point.name or f"P1 {point.role} meter {ap}"
         if kind is None:
-            dev = meter_device(self.gateway, ap, str(point.role), str(point.dialect), point.name)
+            dev = meter_device(
+                self.gateway, ap, str(point.role), str(point.dialect), point.name, telegram
+            )
             if isinstance(point.source, MBusSource):  # read through another meter
                 dev["via_device"] = object_id(self.gateway, point.source.ean)
             return dev

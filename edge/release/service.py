@@ -344,7 +344,6 @@ class ReleaseService:
             refused.setdefault(failure.ap, []).append(f"publish-refused ({failure.error})")
         for ap, fields in points.items():
             fields["outbox_depth"] = depth[ap]  # type: ignore[assignment]
-            fields["opted_out"] = fields.get("consent") == "opted-out"  # type: ignore[assignment]
             fields["alarms"] = [*self.alarms, *refused.get(ap, [])]  # type: ignore[assignment]
             fields["last_telegram_utc"] = _iso(self.agent.ingestor.counters[ap].last_meter_time)
         return {"points": points}

@@ -110,6 +110,8 @@ def test_the_boot_waits_for_ntp_but_not_forever() -> None:
     assert "systemd-time-wait-sync.service" in settings["Wants"].split()
     assert "sudo systemctl enable systemd-time-wait-sync.service" in guide
     target = "/etc/systemd/system/systemd-time-wait-sync.service.d/p1edge.conf"
-    assert re.search(r"install -D -m 0644 time-wait-sync\.conf \\\n\s+" + re.escape(target), guide)
+    assert re.search(
+        r"install -D -m 0644 hw/time-wait-sync\.conf \\\n\s+" + re.escape(target), guide
+    )
     timeout = re.search(r"^\[Service\]\nTimeoutStartSec=(\d+)min$", dropin, flags=re.M)
     assert timeout is not None and 1 <= int(timeout[1]) <= 15, "a bounded wait, in minutes"

@@ -66,6 +66,7 @@ def test_the_unit_declares_what_the_installation_relies_on() -> None:
         "Restart": "on-failure", "RestartSec": "5",
         "User": "p1edge", "Group": "p1edge", "SupplementaryGroups": "dialout",
         "StateDirectory": "p1edge", "ConfigurationDirectory": "p1edge",
+        "RuntimeDirectory": "p1edge",
         "ProtectSystem": "strict", "ProtectHome": "yes", "NoNewPrivileges": "yes",
         "PrivateTmp": "yes", "DevicePolicy": "closed", "CapabilityBoundingSet": "",
         "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",

@@ -4,6 +4,8 @@ show of a running agent, and when they are written."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,7 +20,7 @@ from edge.adapters.mqtt_blocking import BlockingClient
 from edge.adapters.mqtt_topics import status_topic
 from edge.agent import Agent
 from edge.config import load_config
-from edge.status import dialect_of, readable_meter_id
+from edge.status import dialect_of, grid_point, readable_meter_id
 from firmware_sim.api import render_to_file
 from tests.integration.helpers import PRIMARY, SECONDARY_EV, edge, write_config
 from tests.release.helpers import GW, PREFIX, Gateway, make_gateway
@@ -82,6 +84,9 @@ def test_status_shows_links_dialect_meter_and_exits_by_state(
     assert point["meter"] == "METER01" and point["regime"] == "quarter-hour"
     assert "release" not in s and "last_released_day" not in point, "no duplicated keys"
     assert "last_release_day" in point
+    # one name per fact, the retained grid status's names (README, SPEC §7)
+    assert "last_reading_utc" not in point and point["last_telegram_utc"] is not None
+    assert "opted_out" not in point and point["consent"] == "opted-in"
     text = edge("status", "--config", str(gateway.config))
     assert text.returncode == 0 and "grid broker" in text.stdout and "connected" in text.stdout
 
@@ -121,6 +126,7 @@ def test_retained_status_on_change_and_of_an_opted_out_point_only_its_opt_out(
             seen.append(json.loads(message.payload))
         assert seen[-1]["points"][SECONDARY_EV] == {"consent": "opted-out", "opted_out": True}
         assert "last_telegram_utc" in seen[-1]["points"][PRIMARY]
+        assert seen[-1]["points"][PRIMARY]["opted_out"] is False, "the grid status keeps it"
         # nothing changes now: within 20 s (four of the old 5 s periods) no status is re-sent
         quiet_until = time.monotonic() + 20
         again = []
@@ -151,3 +157,68 @@ def test_meter_id_and_dialect_are_readable() -> None:
     data = (Path(__file__).parent.parent / "data" / "v5.txt").read_bytes()
     (telegram,) = [e for e in P1Decoder().feed(data) if hasattr(e, "registers")]
     assert dialect_of(telegram) == "dsmr5"  # type: ignore[arg-type]
+
+
+def test_the_grid_status_keeps_its_fields_from_the_one_name_per_fact_model() -> None:
+    point: dict[str, Any] = {
+        "role": "primary", "regime": "monthly", "consent": "opted-in", "meter": "M",
+        "last_release_day": None, "outbox_depth": 0, "alarms": [],
+        "last_telegram_utc": "2026-03-27T01:00:00Z",
+    }  # fmt: skip
+    assert grid_point(point) == {
+        "role": "primary", "regime": "monthly", "consent": "opted-in", "opted_out": False,
+        "last_release_day": None, "outbox_depth": 0, "alarms": [],
+        "last_telegram_utc": "2026-03-27T01:00:00Z",
+    }  # fmt: skip
+    assert grid_point({**point, "consent": "opted-out"}) == {
+        "consent": "opted-out", "opted_out": True,
+    }  # fmt: skip
+
+
+def test_status_reads_the_runtime_copy_rewritten_every_few_seconds(
+    tmp_path: Path, broker: Broker
+) -> None:
+    """Under systemd (RuntimeDirectory=p1edge) status.json is also kept in RAM and rewritten
+    every few seconds, so `status` shows the truth; the data dir's copy (flash) stays on
+    change and once a minute. `status` says how old what it shows is."""
+    gateway = make_gateway(tmp_path / "gw", broker.url)
+    gateway.feed("2026-03-27T00:00:00+01:00", "2h")
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "edge", "run", "--config", str(gateway.config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "RUNTIME_DIRECTORY": str(runtime)},
+    )  # fmt: skip
+    try:
+        eventually(lambda: status(gateway.config)[0] == 0, "running")
+        data_copy = json.loads((gateway.folder / "data" / "status.json").read_text())
+        first = json.loads(eventually(lambda: _text(runtime / "status.json"), "a RAM copy"))
+        # the RAM copy moves on while nothing changes; the flash copy does not
+        eventually(
+            lambda: (
+                json.loads(_text(runtime / "status.json") or "{}").get("written_utc", "")
+                > first["written_utc"]
+            ),
+            "the RAM copy rewritten",
+        )
+        assert json.loads((gateway.folder / "data" / "status.json").read_text()) == data_copy
+        shown = eventually(
+            lambda: (
+                (s := status(gateway.config)[1])["written_utc"] > data_copy["written_utc"] and s
+            ),
+            "status reads the RAM copy",
+        )
+        assert shown["gateway"] == GW
+        text = edge("status", "--config", str(gateway.config)).stdout
+        assert re.search(r"as of \d\d:\d\d:\d\d, \d+ s ago", text), text
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.communicate(timeout=60)
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text() or None
+    except OSError:
+        return None

@@ -182,3 +182,18 @@ def test_no_meter_month_peak_before_a_quarter_of_the_month_closes(tmp_path: Path
             assert all(p is not None and p > 0 for p in peaks[1:]), (minute, peaks)
         else:
             assert peaks[0] is None and all(p is None for p in peaks), (minute, peaks)
+
+
+def test_the_device_model_is_the_dialect_detected_when_configured_auto(tmp_path: Path) -> None:
+    """README: the device's model is the dialect; `auto` is what was configured, not a model."""
+    extra = '\n[local]\nbroker = "mqtt://127.0.0.1:1"\n'
+    config = load_config(write_be_config(tmp_path, "/dev/null", dialect="auto", extra=extra))
+    publisher = Recorder()
+    conn = connect(tmp_path / "data")
+    try:
+        service = LocalService(config, publisher, conn, BRUSSELS, clock=lambda: 1000.0)
+        service.on_telegrams(AP, decode(telegram(T0, 5_000_000, 700)))
+    finally:
+        conn.close()
+    device = json.loads(publisher.retained[f"homeassistant/device/p1edge_GW-BE_{AP}/config"])
+    assert device["dev"]["model"] == "P1 dsmr5"
