@@ -98,6 +98,7 @@ _ITEM_TOKEN = re.compile(_ITEM, re.DOTALL)
 _FIELDS = ("day", "ap", "role", "meter", "tz", "start")  # the texts the run reads
 _SIGNATURE = b"\x58\x40"
 _TOKENS = (b"\x68measured", b"\x6cinterpolated", b"\x67missing")  # as _STATUS spells them
+_ALL_MEASURED: dict[int, bytes] = {}  # n: the status array of n `measured`, built once
 _REG_KEY_LIST = tuple(_REG_KEYS[r] for r in REG_ORDER)
 _KEY_SIZE = len(_REG_KEY_LIST[0])  # "export_t1" …: the same length each
 _REG_AT = tuple(REG_ORDER.index(r) for r in REGISTERS)
@@ -215,8 +216,9 @@ def _split(d: bytes, edges: Mapping[bytes, int] | None) -> FastBlock | EdgeBlock
 def _edge(d: bytes, head: re.Match[bytes], pos: int, end: int, n: int, at: int) -> EdgeBlock:
     """A neighbour day's block from its status array on: walked as strictly as `_split` (so
     exactly what the decoder reads), but of each register only item `at` is read."""
-    if d.startswith(_MEASURED * n, pos):
-        pos += len(_MEASURED) * n
+    measured = _ALL_MEASURED.get(n) or _ALL_MEASURED.setdefault(n, _MEASURED * n)
+    if d.startswith(measured, pos):
+        pos += len(measured)
     else:
         run = _STATUS_RUN.match(d, pos)
         status = d[pos : run.end()] if run else b""
@@ -229,29 +231,35 @@ def _edge(d: bytes, head: re.Match[bytes], pos: int, end: int, n: int, at: int) 
     pos = created.end()
     values: list[int | None] = []
     count = d[pos + _KEY_SIZE]
+    if not count:
+        raise _NotFast
+    at %= count
     for key in _REG_KEY_LIST:
-        if not d.startswith(key, pos) or d[pos + len(key)] != count or not count:
+        if not d.startswith(key, pos) or d[pos + _KEY_SIZE] != count:
             raise _NotFast
-        value, pos = _item(d, pos + len(key) + 1, count, at % count)
-        values.append(value)
+        pos += _KEY_SIZE + 1
+        first = d[pos]
+        width = _HEADS.get(first, 1 if first < 0x18 else 0)
+        stop = pos + count * width
+        if width > 1 and d[pos:stop:width] == bytes((first,)) * count:  # uniform (the usual)
+            begin = pos + at * width + 1
+            values.append(int.from_bytes(d[begin : begin + width - 1], "big"))
+        else:
+            spec, stop = _register(d, pos, count)
+            values.append(_value(d, spec, at))
+        pos = stop
     time_sync = _TIME_SYNC.match(d, pos)
     if time_sync is None or time_sync.end() != end:
         raise _NotFast
-    texts = (created.group("created"), time_sync.group("time_sync"),
-             *head.group("gw", "role", "tz", "start"))  # fmt: skip
-    for text in texts:  # not read, but the decoder would refuse bad UTF-8
-        text[1:].decode()
+    # not read, but the decoder would refuse bad UTF-8 (a NUL between the texts ends any
+    # multi-byte sequence, so the joined texts decode exactly when each one does)
+    b"\x00".join((created.group("created")[1:], time_sync.group("time_sync")[1:],
+                  *(g[1:] for g in head.group("gw", "role", "tz", "start")))).decode()  # fmt: skip
     day, ap, meter = (g[1:].decode() for g in head.group("day", "ap", "meter"))
     a, b, c, e = (values[k] for k in _REG_AT)
     if a is None or b is None or c is None or e is None:
         return EdgeBlock(day, ap, meter, None)
     return EdgeBlock(day, ap, meter, (a + b, c + e))
-
-
-def _item(d: bytes, pos: int, count: int, at: int) -> tuple[int | None, int]:
-    """Item `at` of the readings array of `count` items at `pos`, and the offset after it."""
-    spec, stop = _register(d, pos, count)
-    return _value(d, spec, at), stop
 
 
 def _reading(cose: bytes, readings: tuple[Readings, ...], at: int) -> tuple[int, int] | None:
