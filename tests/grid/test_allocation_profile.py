@@ -142,3 +142,19 @@ def test_the_area_mean_only_where_nothing_is_known_of_the_point(
     offtake, injection, substituted = _run(area, day, pv_days=set())
     assert substituted > 0
     assert injection == 0 < offtake  # the EV chargers' mean: what the old estimate always gave
+
+
+def test_the_block_the_estimate_came_from_is_an_input_of_the_run(
+    area: tuple[list[RegistryRow], list[FleetBlock], Meter],
+) -> None:
+    import json
+
+    registry, fleet, pv = area
+    first = next(b.cose for b in fleet if b.ap == pv.ap and b.day == SPEC.first_day)
+    day = SPEC.first_day + timedelta(days=2)
+    days = {day - timedelta(days=1), day, day + timedelta(days=1)}
+    blocks = [(b.gw, b.ap, b.seq, b.cose) for b in fleet if b.day in days and b.ap != pv.ap]
+    runs = [json.loads(allocate_day(day, blocks, registry, k=1, history=h).files["run.json"])
+            for h in (None, lambda ap: first if ap == pv.ap else None)]  # fmt: skip
+    assert runs[1]["blocks_used"] == runs[0]["blocks_used"] + 1
+    assert runs[1]["input_sha256"] != runs[0]["input_sha256"]
