@@ -43,7 +43,14 @@ def running(tmp_path: Path, broker: Broker) -> Iterator[Gateway]:
             # the link must be connected (and so subscribed) before a request is sent: a
             # request published earlier is not retained and would never be answered
             grid = status.get("links", {}).get("grid", {}).get("state")
-            if sources and all(s["state"] == "stopped" for s in sources) and grid == "connected":
+            # and the capture handled to its end: a source is stopped once read, while its last
+            # batches may still wait for the main loop (the 28th must be stored complete)
+            points = (status.get("points") or {}).values()
+            stored = points and all(
+                (p.get("last_boundary_utc") or "") >= "2026-03-28T23:00:00Z" for p in points
+            )
+            read = sources and all(s["state"] == "stopped" for s in sources)
+            if read and stored and grid == "connected":
                 break
             time.sleep(0.3)
         yield gateway
