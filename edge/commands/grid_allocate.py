@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
+from edge.commands.grid_store import add_store_options
 from edge.errors import BlockError, ConfigError
 from edge.grid.defaults import ALLOCATION_K, ALLOCATION_TZ
 from edge.grid.store import open_store, store_url
@@ -51,8 +52,7 @@ def register_allocate(tools: _SubParsers) -> None:
         "points merged), DIR/completeness.csv and DIR/run.json, byte-identical for the same "
         "inputs; prints the request that fills each gap.",
     )
-    parser.add_argument("--store", metavar="URL", help="sqlite:///PATH, a path, postgresql://…")
-    parser.add_argument("--db", type=Path, metavar="FILE", help="an SQLite store file")
+    add_store_options(parser)
     parser.add_argument("--day", required=True, type=_day, metavar="YYYY-MM-DD")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR")
     parser.add_argument("--min-points", type=int, default=DEFAULT_K, metavar="K",
