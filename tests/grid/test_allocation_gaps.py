@@ -53,27 +53,36 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     return path, {"away": away, "silent": silent}
 
 
-def _allocate(path: Path, out: Path) -> str:
+@pytest.fixture(scope="module")
+def gap_lines(
+    store: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """One `grid allocate` run of DAY (a process): its `gap` line of each point, by point."""
+    path, _ = store
+    out = tmp_path_factory.mktemp("allocation")
     done = subprocess.run(
         [sys.executable, "-m", "edge", "grid", "allocate", "--store", f"sqlite:///{path}",
          "--day", DAY.isoformat(), "--out", str(out)],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    gaps = [line for line in done.stdout.splitlines() if line.startswith("gap   ")]
+    return {line.split()[1]: line for line in gaps}
+
+
+def _aps_of(gw: str) -> list[str]:
+    meters, _ = plan(SPEC)
+    return [m.ap for m in meters if m.gw == gw]
 
 
 def test_a_gap_beyond_the_neighbour_days_names_its_gateway_and_seqs(
-    store: tuple[Path, dict[str, str]], tmp_path: Path
+    store: tuple[Path, dict[str, str]], gap_lines: dict[str, str]
 ) -> None:
-    path, gws = store
-    meters, _ = plan(SPEC)
-    away = [m.ap for m in meters if m.gw == gws["away"]]
-    lines = _allocate(path, tmp_path).splitlines()
-    for ap in away:
+    _, gws = store
+    for ap in _aps_of(gws["away"]):
         # its seq 1 is of the first day; the day allocated is two days later: seqs 2 (the day
         # before, also missing) to 3 (the day) are asked for
-        line = next(x for x in lines if x.startswith(f"gap   {ap} "))
+        line = gap_lines[ap]
         assert line == (
             f"gap   {ap} (missing): edge-agent grid request --resend 2-3 --gateway "
             f"{gws['away']} --ap {ap} --key OPERATOR.pem --broker URL"
@@ -81,14 +90,11 @@ def test_a_gap_beyond_the_neighbour_days_names_its_gateway_and_seqs(
 
 
 def test_a_point_with_no_block_stored_gets_the_day_form_and_says_so(
-    store: tuple[Path, dict[str, str]], tmp_path: Path
+    store: tuple[Path, dict[str, str]], gap_lines: dict[str, str]
 ) -> None:
-    path, gws = store
-    meters, _ = plan(SPEC)
-    silent = [m.ap for m in meters if m.gw == gws["silent"]]
-    lines = _allocate(path, tmp_path).splitlines()
-    for ap in silent:
-        line = next(x for x in lines if x.startswith(f"gap   {ap} "))
+    _, gws = store
+    for ap in _aps_of(gws["silent"]):
+        line = gap_lines[ap]
         assert line == (
             f"gap   {ap} (missing): no block of it stored, its gateway unknown: "
             f"edge-agent grid request --day {DAY} --gateway GW --ap {ap} --key OPERATOR.pem "
