@@ -50,6 +50,16 @@ def write_config(
     return path
 
 
+def start_agent(config: Path) -> subprocess.Popen[str]:
+    """`edge run --config <config>` as a subprocess (its stderr piped, for the test's message)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge", "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def edge(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "edge", *args],

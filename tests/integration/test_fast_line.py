@@ -10,16 +10,13 @@ import sys
 import time
 from pathlib import Path
 
-from tests.integration.helpers import PRIMARY, export_rows, write_config
+from tests.integration.helpers import PRIMARY, export_rows, start_agent, write_config
 
 
 def test_a_fast_line_loses_no_quarter_hour(tmp_path: Path) -> None:
     link = tmp_path / "p1-main"
     config = write_config(tmp_path, [(PRIMARY, "primary", str(link), "dsmr5")])
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "edge", "run", "--config", str(config)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    agent = start_agent(config)
     # 1 telegram a simulated second at 1 800 x: 1 800 telegrams a wall second, in 4 s
     sim = subprocess.Popen(
         [sys.executable, "-m", "firmware_sim", "run", "--dialect", "dsmr5",

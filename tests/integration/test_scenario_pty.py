@@ -21,6 +21,7 @@ from tests.integration.helpers import (
     export_rows,
     meter_ascii,
     row_registers,
+    start_agent,
     truth_by_boundary,
     write_config,
 )
@@ -77,10 +78,7 @@ def test_three_meters_over_ptys_equal_truth_and_allocate(tmp_path: Path) -> None
             (SECONDARY_PV, "secondary", str(tmp_path / "p1-pv"), "dsmr5"),
         ],
     )
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "edge", "run", "--config", str(config)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    agent = start_agent(config)
     (tmp_path / "scenario.toml").write_text(SCENARIO.format(dir=tmp_path))
     truth_path = tmp_path / "truth.csv"
     sim = subprocess.Popen(

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.integration.helpers import PRIMARY, edge, export_rows, write_config
+from tests.integration.helpers import PRIMARY, edge, export_rows, start_agent, write_config
 
 SPEED = 120  # simulated seconds per wall second: 10 simulated minutes = 5 s
 
@@ -18,10 +18,7 @@ SPEED = 120  # simulated seconds per wall second: 10 simulated minutes = 5 s
 def test_unplug_reconnects_within_5_s_and_marks_the_gap(tmp_path: Path) -> None:
     link = tmp_path / "p1-main"
     config = write_config(tmp_path, [(PRIMARY, "primary", str(link), "dsmr5")])
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "edge", "run", "--config", str(config)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    agent = start_agent(config)
     sim = subprocess.Popen(
         [sys.executable, "-m", "firmware_sim", "run", "--dialect", "dsmr5",
          "--start", "2026-06-01T00:20:00+02:00", "--duration", "45m", "--seed", "2",
