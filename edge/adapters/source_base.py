@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Final, Literal
 
 from edge.adapters.source_clock import SYSTEM_CLOCK, Clock
+from edge.logsetup import RETRYING
 from edge.p1 import Event, P1Decoder, Telegram
 from edge.supervisor import Health, supervise
 
@@ -170,7 +171,7 @@ class SourceWorker:
             if state == self._state:
                 return
             self._state = state
-        retrying = {"retrying": state in ("connecting", "backoff")}  # edge.logsetup.RepeatFilter
+        retrying = {RETRYING: state in ("connecting", "backoff")}  # edge.logsetup.RepeatFilter
         LOG.info("%s: %s%s", self.name, state, f" ({detail})" if detail else "", extra=retrying)
 
     def _record_error(self, text: str) -> None:
