@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any, Protocol
 
-from edge.adapters.source_lines import PRESETS
 from edge.config import Config
 from edge.config.model import Clock
 from edge.config.points import MBusSource
 from edge.ingest import registers4
-from edge.local.availability import MeterAvailability
+from edge.local.availability import MeterAvailability, silence_s
 from edge.local.discovery import (
     announced_keys,
     component,
@@ -282,9 +281,8 @@ class LocalService:
     def _announce(self, meter: _Meter, keys: set[str], telegram: Telegram) -> None:
         """Add `keys` to their devices' components and publish those devices' configs."""
         point = self.config.point(meter.ap)
-        # unavailable once the meter is silent (3 of its intervals) after its last update
-        interval = PRESETS.get(str(point.dialect), PRESETS["auto"]).interval_s
-        expire = math.ceil(self.local.live_interval_s + 3 * interval)
+        # unavailable once the meter is silent (as its line is judged) after its last update
+        expire = math.ceil(self.local.live_interval_s + silence_s(str(point.dialect)))
         changed: set[str | None] = set()
         for key in sorted(keys):
             kind = device_of(key)
