@@ -303,15 +303,14 @@ class LocalService:
 
     def _device(self, ap: str, kind: str | None, telegram: Telegram) -> dict[str, Any]:
         point = self.config.point(ap)
-        name = point.name or f"P1 {point.role} meter {ap}"
+        dev = meter_device(
+            self.gateway, ap, str(point.role), str(point.dialect), point.name, telegram
+        )
         if kind is None:
-            dev = meter_device(
-                self.gateway, ap, str(point.role), str(point.dialect), point.name, telegram
-            )
             if isinstance(point.source, MBusSource):  # read through another meter
                 dev["via_device"] = object_id(self.gateway, point.source.ean)
             return dev
         device_type = next(t for _key, _time, t, k in SUBMETERS if k == kind)
         found = telegram.mbus_of_type(device_type)
         equipment = readable_meter_id(found[0].equipment_id) if found else None
-        return submeter_device(self.gateway, ap, kind, name, equipment)
+        return submeter_device(self.gateway, ap, kind, dev["name"], equipment)
