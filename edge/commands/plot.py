@@ -190,17 +190,16 @@ def _month_panel(axis: Any, days: list[Any], peak_w: int | None) -> None:
     known = [d for d in days if d.known]
     if not _import_matters(sum(d.import_wh for d in known), sum(d.export_wh for d in known)):
         peak_w = None
-    peaks = [(d.day, d.peak_w) for d in days if d.peak_w and peak_w is not None]
     handles, labels = axis.get_legend_handles_labels()
     more: list[Any] = []
     more_labels: list[str] = []
-    if peaks or peak_w is not None:  # a W axis only where there is a power to read on it
+    if peak_w is not None:  # a W axis only where there is a power to read on it
+        peaks = [(d.day, d.peak_w) for d in days if d.peak_w]
         right = axis.twinx()
         right.plot([n for n, _ in peaks], [w for _, w in peaks], "o", color="black",
                    markersize=3, label="day's highest quarter W")  # fmt: skip
-        if peak_w is not None:
-            right.axhline(peak_w, color="black", linestyle="--", label=f"month peak {peak_w} W")
-        top = max([w for _, w in peaks] + [peak_w or 0])
+        right.axhline(peak_w, color="black", linestyle="--", label=f"month peak {peak_w} W")
+        top = max([w for _, w in peaks] + [peak_w])
         right.set_ylim(0, top * 1.15 if top else 1)  # room above the dots and the peak line
         right.set_ylabel("W")
         more, more_labels = right.get_legend_handles_labels()
