@@ -155,6 +155,9 @@ class Agent:
         self.stop_event = threading.Event()
         self._replay = sources is not None  # a replay serves no page
         self._source_urls = sources or self._configured_sources()
+        # the points read from a line (not a `file:` capture): their batches wait for the tick
+        # and their closures are gathered
+        self._live = {ap for ap, urls in self._source_urls.items() if not _capture(urls[0])}
         self.sources: dict[str, list[SourceWorker]] = {}
         self.last_telegram: dict[str, Telegram] = {}  # per source, for the detected dialect
         self._reading: dict[str, int] = {}  # which capture of a point is being read
@@ -190,7 +193,7 @@ class Agent:
             else:
                 interval = 0 if point.dialect == "auto" else interval_for(point.dialect)
                 urls = self._source_urls.get(point.ean, [""])
-                feeds.append(PointFeed(point.ean, point.ean, capture=urls[0].startswith("file:")))
+                feeds.append(PointFeed(point.ean, point.ean, capture=_capture(urls[0])))
             engines[point.ean] = MeterEngine(point.ean, interval_s=interval, quarter_limit_wh=limit)
         for ap, state in load_checkpoints(self.conn).items():
             if ap in engines:
@@ -205,7 +208,7 @@ class Agent:
                 worker = make_source(
                     ap,
                     url,
-                    self.queue if url.startswith("file:") else self.live_queue,
+                    self.queue if _capture(url) else self.live_queue,
                     dialect=str(point.dialect),
                     key=point.key,
                     auth_key=point.auth_key,
@@ -293,7 +296,7 @@ class Agent:
         if telegrams:
             self.last_telegram[batch.source] = telegrams[-1]
         received = None
-        live = not self._source_urls[batch.source][0].startswith("file:")
+        live = batch.source in self._live
         # An unsynchronised clock is no reference for the meter's (no R4 judgement on it).
         if self.config.gateway.clock is Clock.SYSTEM and live and self.clock_trusted:
             received = int(time.time() - (time.monotonic() - batch.received_monotonic))
@@ -327,9 +330,9 @@ class Agent:
 
     def _every_live_meter_closed(self) -> bool:
         newest = max(c.boundary.utc for c in self._gathered)
-        for ap, urls in self._source_urls.items():
+        for ap in self._live:
             engine = self.ingestor.engines.get(ap)
-            if engine is None or urls[0].startswith("file:"):
+            if engine is None:
                 continue
             if engine.pending is not None and engine.pending <= newest:
                 return False  # this meter has not reached the boundary yet
@@ -449,7 +452,7 @@ class Agent:
     def all_read(self) -> bool:
         """Every `file:` capture read AND every batch of it handled (nothing left queued)."""
         workers = [w for ws in self.sources.values() for w in ws]
-        files = [w for w in workers if w.url.startswith("file:")]
+        files = [w for w in workers if _capture(w.url)]
         return bool(files) and all(w.eof for w in files) and self.queue.empty()
         # (live lines never end: their queue is no reason to wait)
 
@@ -528,3 +531,8 @@ class Agent:
 def capture_sources(ap: str, captures: Sequence[str]) -> dict[str, list[str]]:
     """The source table of a replay: the captures of one point, read in order."""
     return {ap: [c if c.startswith("file:") else f"file:{c}" for c in captures]}
+
+
+def _capture(url: str) -> bool:
+    """A `file:` capture (read to its end, in meter time), not a live line."""
+    return url.startswith("file:")
